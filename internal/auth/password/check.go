@@ -1,0 +1,103 @@
+package password
+
+import (
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/trustelem/zxcvbn/frequency"
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/ordergate/ordergate"
+)
+
+// Length limits, in Unicode code points after NFKC normalization. NIST SP
+// 800-63B requires at least 8 and allowing at least 64.
+const (
+	MinLength = 8
+	MaxLength = 256
+)
+
+// Reasons Check puts in Error.Fields["password"]. They are safe to show and
+// never contain the password.
+const (
+	ReasonTooShort   = "must be at least 8 characters"
+	ReasonTooLong    = "must be at most 256 characters"
+	ReasonCommon     = "is too common: it appears in lists of breached passwords"
+	ReasonRepetitive = "must not be a single repeated or sequential run of characters"
+	ReasonUsername   = "must not be the username"
+	ReasonContext    = "must not be the name of this service"
+)
+
+// serviceNames are context-specific words 800-63B asks verifiers to refuse.
+var serviceNames = []string{"ordergate"}
+
+// Check returns nil when pw is acceptable as a new password for username,
+// and otherwise an *ordergate.Error with code EINVALID and
+// Fields{"password": reason}, where reason is one of the Reason constants.
+// Following NIST SP 800-63B it imposes no composition rules: it checks the
+// length after NFKC normalization, the embedded list of common passwords
+// (exactly and ignoring case), trivially repetitive or sequential strings,
+// the username and the service name.
+func Check(pw, username string) error {
+	n := norm.NFKC.String(pw)
+	switch length := utf8.RuneCountInString(n); {
+	case length < MinLength:
+		return reject(ReasonTooShort)
+	case length > MaxLength:
+		return reject(ReasonTooLong)
+	}
+	lower := strings.ToLower(n)
+	if u := strings.ToLower(norm.NFKC.String(strings.TrimSpace(username))); u != "" && lower == u {
+		return reject(ReasonUsername)
+	}
+	for _, s := range serviceNames {
+		if lower == s {
+			return reject(ReasonContext)
+		}
+	}
+	if common()[n] || common()[lower] {
+		return reject(ReasonCommon)
+	}
+	if monotone(n) {
+		return reject(ReasonRepetitive)
+	}
+	return nil
+}
+
+func reject(reason string) error {
+	return ordergate.FieldError(ordergate.EINVALID, "password", reason)
+}
+
+// common returns the set of common passwords long enough to pass the length
+// check, lower-cased. The list is zxcvbn's (from the Xato corpus of leaked
+// passwords), embedded in the binary by github.com/trustelem/zxcvbn.
+var common = sync.OnceValue(func() map[string]bool {
+	list := frequency.FrequencyLists["passwords"]
+	set := make(map[string]bool, len(list)/2)
+	for _, p := range list {
+		if utf8.RuneCountInString(p) >= MinLength {
+			set[strings.ToLower(p)] = true
+		}
+	}
+	return set
+})
+
+// monotone reports whether s is one character repeated or a run whose code
+// points all step by the same +1 or -1 ("aaaaaaaa", "abcdefgh", "87654321").
+func monotone(s string) bool {
+	r := []rune(s)
+	if len(r) < 2 {
+		return true
+	}
+	step := r[1] - r[0]
+	if step < -1 || step > 1 {
+		return false
+	}
+	for i := 2; i < len(r); i++ {
+		if r[i]-r[i-1] != step {
+			return false
+		}
+	}
+	return true
+}
