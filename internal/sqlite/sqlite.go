@@ -1,0 +1,116 @@
+// Package sqlite opens ordergate's embedded default database: a SQLite file
+// through modernc.org/sqlite (no cgo), in WAL mode, with its migrations.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/ordergate/ordergate"
+	"github.com/ordergate/ordergate/internal/audit"
+	"github.com/ordergate/ordergate/internal/sqlstore"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// ApplicationID marks a SQLite file as an ordergate database ("ORDG").
+const ApplicationID = 1330791495
+
+var placeholder = regexp.MustCompile(`\$(\d+)`)
+
+// Dialect is SQLite's dialect: "?N" placeholders.
+func Dialect() sqlstore.Dialect {
+	sub, _ := fs.Sub(migrations, "migrations")
+	return sqlstore.Dialect{
+		Name:       "sqlite",
+		Rebind:     func(q string) string { return placeholder.ReplaceAllString(q, "?$1") },
+		Migrations: sub,
+		IsUniqueViolation: func(err error) bool {
+			var e *sqlite.Error
+			return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+		},
+	}
+}
+
+// DSN returns the connection string for path: WAL, a busy timeout, foreign
+// keys on, and BEGIN IMMEDIATE so a transaction that reads before it writes
+// waits for the write lock instead of failing with "database is locked".
+func DSN(path string) string {
+	v := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+		v.Add("_pragma", p)
+	}
+	v.Set("_txlock", "immediate")
+	return "file:" + path + "?" + v.Encode()
+}
+
+// Open opens (creating when missing) the ordergate database at path. It
+// refuses, without changing it, a file that is not SQLite or that another
+// program created.
+func Open(ctx context.Context, path string, chain *audit.Chain, clock ordergate.Clock) (*sqlstore.DB, error) {
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+		if err := checkHeader(path); err != nil {
+			return nil, err
+		}
+	}
+	db, err := sql.Open("sqlite", DSN(path))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(8)
+	if err := checkOwner(ctx, db, path); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return sqlstore.New(db, Dialect(), chain, clock), nil
+}
+
+// checkHeader reads the file's first bytes before SQLite may touch it.
+func checkHeader(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	defer f.Close()
+	head := make([]byte, 16)
+	if _, err := f.Read(head); err != nil || string(head) != "SQLite format 3\x00" {
+		return fmt.Errorf("%s is not a SQLite database; refusing to touch it", path)
+	}
+	return nil
+}
+
+// checkOwner refuses a SQLite file another program created: one that
+// holds tables but not ordergate's application id.
+func checkOwner(ctx context.Context, db *sql.DB, path string) error {
+	var appID, tables int
+	if err := db.QueryRowContext(ctx, `PRAGMA application_id`).Scan(&appID); err != nil {
+		return fmt.Errorf("read sqlite %s: %w", path, err)
+	}
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name <> 'schema_migrations'`).Scan(&tables); err != nil {
+		return fmt.Errorf("read sqlite %s: %w", path, err)
+	}
+	if appID != ApplicationID && tables > 0 {
+		return fmt.Errorf("%s belongs to another program (not an ordergate database); refusing to touch it", path)
+	}
+	return nil
+}
+
+// IsPath reports whether a --db value names a SQLite database, and returns
+// its file path.
+func IsPath(db string) (string, bool) {
+	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		return "", false
+	}
+	return strings.TrimPrefix(db, "sqlite:"), true
+}

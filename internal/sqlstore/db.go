@@ -1,0 +1,199 @@
+// Package sqlstore implements every ordergate Store over database/sql, once,
+// for both SQLite and PostgreSQL. The few things the two engines do
+// differently (placeholders, unique-violation errors, migration locking,
+// schema types) come from a Dialect that the sqlite and postgres packages
+// provide together with their embedded migrations.
+package sqlstore
+
+import (
+	"crypto/rand"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ordergate/ordergate"
+	"github.com/ordergate/ordergate/internal/audit"
+)
+
+// Dialect is what differs between database engines.
+type Dialect struct {
+	// Name is "sqlite" or "postgres".
+	Name string
+	// Rebind rewrites a query written with $1, $2… placeholders.
+	Rebind func(query string) string
+	// IsUniqueViolation reports whether err is a unique-constraint error.
+	IsUniqueViolation func(err error) bool
+	// MigrationLock, when set, is run first in every migration transaction
+	// so that several processes starting at once migrate one at a time.
+	MigrationLock string
+	// Migrations holds NNNN_name.sql files, applied in order.
+	Migrations fs.FS
+}
+
+// DB is an ordergate database. Its methods implement the domain stores.
+type DB struct {
+	db      *sql.DB
+	dialect Dialect
+	chain   *audit.Chain
+	clock   ordergate.Clock
+	// queries caches rebound query text.
+	queries map[string]string
+}
+
+// New wraps an open database. chain links audit events; clock stamps rows.
+func New(db *sql.DB, d Dialect, chain *audit.Chain, clock ordergate.Clock) *DB {
+	return &DB{db: db, dialect: d, chain: chain, clock: clock}
+}
+
+// SQL returns the underlying database handle.
+func (db *DB) SQL() *sql.DB { return db.db }
+
+// Dialect returns the database engine's name.
+func (db *DB) Dialect() string { return db.dialect.Name }
+
+// Close closes the database.
+func (db *DB) Close() error { return db.db.Close() }
+
+// Ping reports whether the database answers; EUNAVAILABLE when it does not.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.db.PingContext(ctx); err != nil {
+		return &ordergate.Error{Code: ordergate.EUNAVAILABLE, Message: "database unreachable"}
+	}
+	return nil
+}
+
+// q returns query with placeholders the engine understands.
+func (db *DB) q(query string) string { return db.dialect.Rebind(query) }
+
+// Tx is a transaction with the database's dialect.
+type Tx struct {
+	tx  *sql.Tx
+	db  *DB
+	now time.Time
+}
+
+func (tx *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return tx.tx.ExecContext(ctx, tx.db.q(query), args...)
+}
+
+func (tx *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return tx.tx.QueryContext(ctx, tx.db.q(query), args...)
+}
+
+func (tx *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return tx.tx.QueryRowContext(ctx, tx.db.q(query), args...)
+}
+
+// inTx runs fn in a write transaction and commits when it returns nil.
+func (db *DB) inTx(ctx context.Context, fn func(tx *Tx) error) error {
+	sqlTx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	tx := &Tx{tx: sqlTx, db: db, now: db.clock.Now()}
+	if err := fn(tx); err != nil {
+		sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return db.db.QueryRowContext(ctx, db.q(query), args...)
+}
+
+func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return db.db.QueryContext(ctx, db.q(query), args...)
+}
+
+// Migrate applies the migrations not yet applied, each in its own
+// transaction, and returns how many it applied.
+func (db *DB) Migrate(ctx context.Context) (int, error) {
+	if _, err := db.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+		return 0, fmt.Errorf("create schema_migrations: %w", err)
+	}
+	names, err := fs.Glob(db.dialect.Migrations, "*.sql")
+	if err != nil {
+		return 0, err
+	}
+	slices.Sort(names)
+	applied := 0
+	for _, name := range names {
+		version, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
+		if err != nil {
+			return applied, fmt.Errorf("migration %s: name must start with its number", name)
+		}
+		body, err := fs.ReadFile(db.dialect.Migrations, name)
+		if err != nil {
+			return applied, err
+		}
+		did := false
+		err = db.inTx(ctx, func(tx *Tx) error {
+			if db.dialect.MigrationLock != "" {
+				if _, err := tx.tx.ExecContext(ctx, db.dialect.MigrationLock); err != nil {
+					return err
+				}
+			}
+			var n int
+			if err := tx.queryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if _, err := tx.tx.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			did = true
+			_, err := tx.exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+				version, name, micros(tx.now))
+			return err
+		})
+		if err != nil {
+			return applied, fmt.Errorf("migration %s: %w", name, err)
+		}
+		if did {
+			applied++
+		}
+	}
+	return applied, nil
+}
+
+// micros stores a time as microseconds since the Unix epoch; zero stays 0.
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+// fromMicros is the inverse of micros.
+func fromMicros(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(n).UTC()
+}
+
+// notFound converts sql.ErrNoRows into an ENOTFOUND error about what.
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return ordergate.Errorf(ordergate.ENOTFOUND, "%s not found", what)
+	}
+	return err
+}
+
+// newID returns a new random identifier with a type prefix, e.g. "usr_…".
+func newID(prefix string) string {
+	return prefix + "_" + strings.ToLower(rand.Text()[:20])
+}

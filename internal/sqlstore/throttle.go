@@ -1,0 +1,54 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"errors"
+	"context"
+	"time"
+
+	"github.com/ordergate/ordergate/internal/auth"
+)
+
+// ThrottleState returns the lock on key.
+func (db *DB) ThrottleState(ctx context.Context, key string) (auth.Lock, error) {
+	var l auth.Lock
+	var until int64
+	err := db.queryRow(ctx, `SELECT failures, locked_until FROM throttles WHERE key = $1`, key).Scan(&l.Failures, &until)
+	if errors.Is(err, sql.ErrNoRows) {
+		return auth.Lock{}, nil
+	} else if err != nil {
+		return auth.Lock{}, err
+	}
+	l.Until = fromMicros(until)
+	return l, nil
+}
+
+// ThrottleFail counts a failure on key. The upsert takes the row's lock, so
+// failures counted at once by several processes all count.
+func (db *DB) ThrottleFail(ctx context.Context, key string, t auth.Throttle, now time.Time) (auth.Lock, error) {
+	var l auth.Lock
+	err := db.inTx(ctx, func(tx *Tx) error {
+		err := tx.queryRow(ctx, `INSERT INTO throttles (key, failures, last_failure_at, locked_until) VALUES ($1, 1, $2, 0)
+			ON CONFLICT (key) DO UPDATE SET
+				failures = CASE WHEN throttles.last_failure_at < $3 THEN 1 ELSE throttles.failures + 1 END,
+				last_failure_at = $2
+			RETURNING failures`, key, micros(now), micros(now.Add(-t.Reset))).Scan(&l.Failures)
+		if err != nil {
+			return err
+		}
+		if wait := t.Wait(l.Failures); wait > 0 {
+			l.Until = now.Add(wait)
+			_, err = tx.exec(ctx, `UPDATE throttles SET locked_until = $1 WHERE key = $2`, micros(l.Until), key)
+		}
+		return err
+	})
+	return l, err
+}
+
+// ThrottleReset forgets key's failures.
+func (db *DB) ThrottleReset(ctx context.Context, key string) error {
+	return db.inTx(ctx, func(tx *Tx) error {
+		_, err := tx.exec(ctx, `DELETE FROM throttles WHERE key = $1`, key)
+		return err
+	})
+}
