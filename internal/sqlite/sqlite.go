@@ -63,6 +63,15 @@ func Open(ctx context.Context, path string, chain *audit.Chain, clock ordergate.
 		if err := checkHeader(path); err != nil {
 			return nil, err
 		}
+	} else if errors.Is(err, os.ErrNotExist) {
+		// Create the file private to its owner: it holds password hashes.
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil && !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("create sqlite %s: %w", path, err)
+		}
+		if f != nil {
+			f.Close()
+		}
 	}
 	db, err := sql.Open("sqlite", DSN(path))
 	if err != nil {

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/ordergate/ordergate"
+	"github.com/ordergate/ordergate/internal/auth"
+	"github.com/ordergate/ordergate/internal/config"
+	"github.com/ordergate/ordergate/internal/web"
+)
+
+func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var dbf dbFlags
+	dbf.register(fs)
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	configPath := fs.String("config", "", "configuration file (YAML)")
+	publicURL := fs.String("public-url", "", "URL users reach ordergate at (default http://ADDR)")
+	tlsCert := fs.String("tls-cert", "", "TLS certificate file (PEM)")
+	tlsKey := fs.String("tls-key", "", "TLS key file (PEM)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		return err
+	}
+	if *publicURL == "" {
+		*publicURL = "http://" + *addr
+	}
+	pub, err := url.Parse(*publicURL)
+	if err != nil || pub.Host == "" {
+		return fmt.Errorf("--public-url: %q is not an absolute URL", *publicURL)
+	}
+
+	st, err := dbf.open(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	svc := auth.NewService(st, ordergate.SystemClock{}, log)
+	svc.Sessions.AAL1 = auth.Timeouts{Idle: cfg.Sessions.AAL1.Idle.Duration, Absolute: cfg.Sessions.AAL1.Absolute.Duration}
+	svc.Sessions.AAL2 = auth.Timeouts{Idle: cfg.Sessions.AAL2.Idle.Duration, Absolute: cfg.Sessions.AAL2.Absolute.Duration}
+	svc.Sessions.AAL3 = auth.Timeouts{Idle: cfg.Sessions.AAL3.Idle.Duration, Absolute: cfg.Sessions.AAL3.Absolute.Duration}
+	srv := web.NewServer(svc, st, web.NewMetrics(), log)
+	srv.TrustedProxies = cfg.ProxyPrefixes
+	srv.Secure = pub.Scheme == "https" || *tlsCert != ""
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("listening", "event", "server.start", "addr", ln.Addr().String(), "db", st.Dialect(), "public_url", pub.String())
+	errc := make(chan error, 1)
+	go func() {
+		if *tlsCert != "" {
+			errc <- hs.ServeTLS(ln, *tlsCert, *tlsKey)
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "event", "server.stop")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	var dbf dbFlags
+	dbf.register(fs)
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	st, err := dbf.open(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	n, err := st.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "applied %d migrations\n", n)
+	return nil
+}

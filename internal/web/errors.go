@@ -1,0 +1,73 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/ordergate/ordergate"
+)
+
+// statuses maps error codes to HTTP statuses; the one place that does.
+var statuses = map[string]int{
+	ordergate.EINVALID:       http.StatusBadRequest,
+	ordergate.EUNPROCESSABLE: http.StatusUnprocessableEntity,
+	ordergate.ECONFLICT:      http.StatusConflict,
+	ordergate.ENOTFOUND:      http.StatusNotFound,
+	ordergate.EUNAUTHORIZED:  http.StatusUnauthorized,
+	ordergate.ECREDENTIALS:   http.StatusUnauthorized,
+	ordergate.ECODE:          http.StatusUnauthorized,
+	ordergate.ESTEPUP:        http.StatusUnauthorized,
+	ordergate.EFORBIDDEN:     http.StatusForbidden,
+	ordergate.EDENIED:        http.StatusForbidden,
+	ordergate.ERATELIMIT:     http.StatusTooManyRequests,
+	ordergate.EUNAVAILABLE:   http.StatusServiceUnavailable,
+}
+
+// errorBody is the JSON form of every error.
+type errorBody struct {
+	Error      string            `json:"error"`
+	Message    string            `json:"message"`
+	Fields     map[string]string `json:"fields,omitempty"`
+	RetryAfter int               `json:"retry_after,omitempty"`
+}
+
+// writeError answers with err as JSON. Errors that are not *ordergate.Error
+// are logged and shown as "internal error", never in detail.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var e *ordergate.Error
+	if !errors.As(err, &e) {
+		s.Log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		e = &ordergate.Error{Code: ordergate.EINTERNAL, Message: "internal error"}
+	}
+	status, ok := statuses[e.Code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	body := map[string]any{"error": e.Code, "message": e.Message}
+	if len(e.Fields) > 0 {
+		body["fields"] = e.Fields
+	}
+	if e.RetryAfter > 0 {
+		body["retry_after"] = e.RetryAfter
+	}
+	for k, v := range e.Details {
+		body[k] = v
+	}
+	writeJSON(w, status, body)
+}
+
+// writeJSON answers with v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		slog.Debug("write response", "err", err)
+	}
+}
