@@ -16,6 +16,35 @@
 // *ordergate.Error. EDI orders are not repaired: a partner's order that
 // does not add up is refused in the 997 and must be sent again.
 //
+// How an 850 maps to order.Order (header segments are those before the
+// first PO1; the same segments inside a PO1 loop are line details and are
+// not mapped):
+//
+//	BEG03        Number, Terms.PONumber, ExternalID (with "/BEG04" when a release number is given)
+//	BEG05        PlacedAt (CCYYMMDD, UTC midnight); BEG01 = "01" (cancellation) is rejected
+//	CUR02        Currency; without CUR, Options.DefaultCurrency
+//	PER          Customer.Phone (TE) and Customer.Email (EM), first of each
+//	DTM*002      Terms.RequestedDelivery (YYYY-MM-DD); other DTM qualifiers are not mapped
+//	ITD          Terms.PaymentTerms: ITD12 text, else "2/10 Net 30" from ITD03, ITD05, ITD07
+//	N1*ST loop   ShippingAddress (N102 name, N201 company, N3 lines, N4 city/region/postal code/country)
+//	N1*BT loop   BillingAddress
+//	N1*BY        Customer.Name; when absent, the bill-to name
+//	PO1          a Line: PO102 quantity (a whole number above zero), PO104 unit price
+//	             (required), SKU from the product ID pairs PO106/PO107… by
+//	             Options.ProductIDPreference
+//	PID*F        Line.Title (PID05); without PID, the PO1 "PD" product ID
+//	CTT          checked: CTT01 = number of PO1, CTT02 (if given) = Σ PO102
+//	AMT*1        checked: = Σ quantity × unit price
+//
+// A PO1 without a unit price rejects its set with EUNPROCESSABLE: pricing
+// an EDI line from a catalogue would be a guess the partner never agreed
+// to, so the 997 refuses the set and the partner resends it priced.
+//
+// REF, FOB, TD5, N9, MSG, PO4 and other segments are read past. SAC and TXI
+// (allowances, charges, taxes) are not mapped either, and their presence
+// adds the warning "edi.charges_not_mapped". Subtotal and Total are the sum
+// of the lines.
+//
 // Problems with the interchange or group envelope that do not touch an
 // order's content (ISA13 ≠ IEA02, a GE count that is off, a missing
 // trailer) do not reject the sets; they become warnings on every order of
