@@ -90,7 +90,7 @@ func postJSON(t *testing.T, url, token string, body any) (int, map[string]any, h
 
 func TestEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	if out, err := runCmd(t, dir, "correct horse battery staple\n", "user", "add", "--username", "alice", "--role", "admin", "--role", "approver", "--password-stdin"); err != nil {
+	if out, err := runCmd(t, dir, "correct horse battery staple\n", "user", "add", "--username", "alice", "--role", "clerk", "--role", "auditor", "--password-stdin"); err != nil {
 		t.Fatalf("user add: %v: %s", err, out)
 	}
 	for _, f := range []string{"ordergate.db", "ordergate.key"} {
@@ -103,7 +103,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("user add with a breached password: %v %q; want a refusal naming it common", err, out)
 	}
 	out, _ := runCmd(t, dir, "", "user", "list")
-	if !strings.Contains(out, "alice") || !strings.Contains(out, "admin,approver") {
+	if !strings.Contains(out, "alice") || !strings.Contains(out, "auditor,clerk") {
 		t.Errorf("user list = %q", out)
 	}
 

@@ -54,10 +54,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer st.Close()
 
-	svc := auth.NewService(st, ordergate.SystemClock{}, log)
-	svc.Sessions.AAL1 = auth.Timeouts{Idle: cfg.Sessions.AAL1.Idle.Duration, Absolute: cfg.Sessions.AAL1.Absolute.Duration}
-	svc.Sessions.AAL2 = auth.Timeouts{Idle: cfg.Sessions.AAL2.Idle.Duration, Absolute: cfg.Sessions.AAL2.Absolute.Duration}
-	svc.Sessions.AAL3 = auth.Timeouts{Idle: cfg.Sessions.AAL3.Idle.Duration, Absolute: cfg.Sessions.AAL3.Absolute.Duration}
+	svc := newAuthService(st, cfg, log)
 	srv := web.NewServer(svc, st, web.NewMetrics(), log)
 	srv.TrustedProxies = cfg.ProxyPrefixes
 	srv.Secure = pub.Scheme == "https" || *tlsCert != ""
@@ -116,4 +113,22 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	fmt.Fprintf(stdout, "applied %d migrations\n", n)
 	return nil
+}
+
+// newAuthService builds the identity service from the configuration.
+func newAuthService(st *store, cfg *config.Config, log *slog.Logger) *auth.Service {
+	svc := auth.NewService(st, st.keys, ordergate.SystemClock{}, log)
+	timeouts := func(t config.Timeouts) auth.Timeouts {
+		return auth.Timeouts{Idle: t.Idle.Duration, Absolute: t.Absolute.Duration}
+	}
+	svc.Sessions.AAL1 = timeouts(cfg.Sessions.AAL1)
+	svc.Sessions.AAL2 = timeouts(cfg.Sessions.AAL2)
+	svc.Sessions.AAL3 = timeouts(cfg.Sessions.AAL3)
+	svc.Policy = auth.Policy{MandatoryRoles: cfg.MFA.MandatoryRoles, PhishingResistantRoles: cfg.MFA.PhishingResistantRoles,
+		TrustedNetworks: cfg.TrustedPrefixes, Available: []string{auth.MethodTOTP, auth.MethodBackupCode}}
+	for _, r := range cfg.MFA.Rollout {
+		svc.Policy.Rollout = append(svc.Policy.Rollout, auth.Phase{Roles: r.Roles, Methods: r.Methods,
+			EnforceFrom: r.EnforceFrom.Time, Grace: time.Duration(r.GraceDays) * 24 * time.Hour})
+	}
+	return svc
 }

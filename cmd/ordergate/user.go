@@ -13,6 +13,7 @@ import (
 
 	"github.com/ordergate/ordergate"
 	"github.com/ordergate/ordergate/internal/auth"
+	"github.com/ordergate/ordergate/internal/config"
 )
 
 func cmdUserAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -43,7 +44,7 @@ func cmdUserAdd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return err
 	}
 	defer st.Close()
-	svc := auth.NewService(st, ordergate.SystemClock{}, slog.New(slog.DiscardHandler))
+	svc := newAuthService(st, config.Default(), slog.New(slog.DiscardHandler))
 	actor := ordergate.Actor{Kind: ordergate.ActorSystem, Name: "cli"}
 	u, err := svc.CreateUser(ctx, actor, auth.NewUser{Username: *username, Password: password,
 		Email: *email, Phone: *phone, Roles: roles, Groups: groups})

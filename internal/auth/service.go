@@ -37,6 +37,8 @@ type LoginResult struct {
 	// Reasons says why a second factor is needed.
 	Reasons  []string
 	Deadline time.Time
+	// BackupCodesLeft is set when a backup code was used to sign in.
+	BackupCodesLeft *int
 }
 
 // Service runs sign-in, sessions and user administration.
@@ -47,11 +49,15 @@ type Service struct {
 	Sessions SessionPolicy
 	// Roles are the roles users may hold.
 	Roles []string
+	// Policy decides when a second factor is needed.
+	Policy Policy
+	// Sealer encrypts factor secrets at rest.
+	Sealer Sealer
 }
 
 // NewService returns a Service with NIST default session timeouts.
-func NewService(store Store, clock ordergate.Clock, log *slog.Logger) *Service {
-	return &Service{Store: store, Clock: clock, Log: log, Sessions: DefaultSessionPolicy, Roles: DefaultRoles}
+func NewService(store Store, sealer Sealer, clock ordergate.Clock, log *slog.Logger) *Service {
+	return &Service{Store: store, Sealer: sealer, Clock: clock, Log: log, Sessions: DefaultSessionPolicy, Roles: DefaultRoles}
 }
 
 // NewUser is what CreateUser needs.
@@ -135,17 +141,25 @@ func (s *Service) Login(ctx context.Context, username, pw string, c Client) (*Lo
 	if err := s.Store.RecordLogin(ctx, u.ID, started, newHash); err != nil {
 		return nil, err
 	}
-	auth := ordergate.AuthContext{AAL: ordergate.AAL1, AMR: []string{ordergate.AMRPassword}, AuthTime: started,
+	state, res, err := s.secondStep(ctx, u, c, started)
+	if err != nil {
+		return nil, err
+	}
+	aal := ordergate.AAL1
+	if state != StateActive {
+		aal = ordergate.AALNone
+	}
+	auth := ordergate.AuthContext{AAL: aal, AMR: []string{ordergate.AMRPassword}, AuthTime: started,
 		FactorTimes: map[string]time.Time{ordergate.AMRPassword: started}, ClientIP: c.IP, UserAgent: c.UserAgent}
-	token, sess := s.newSession(u.ID, StateActive, auth)
-	actor := UserActor(u, sess)
-	ev := audit.Event{At: started, Action: "login", Outcome: audit.OutcomeOK, Actor: actor, SubjectID: u.ID,
-		Data: map[string]any{"state": LoginAuthenticated}}
+	token, sess := s.newSession(u.ID, state, auth)
+	ev := audit.Event{At: started, Action: "login", Outcome: audit.OutcomeOK, Actor: UserActor(u, sess), SubjectID: u.ID,
+		Data: map[string]any{"state": res.State, "reasons": res.Reasons}}
 	if err := s.Store.CreateSession(ctx, sess, ev); err != nil {
 		return nil, err
 	}
-	s.Log.Info("login", "event", "login.ok", "user_id", u.ID, "client_ip", c.IP, "aal", 1)
-	return &LoginResult{State: LoginAuthenticated, Token: token, Session: sess, User: u}, nil
+	s.Log.Info("login", "event", "login.password_ok", "user_id", u.ID, "client_ip", c.IP, "state", res.State)
+	res.Token, res.Session, res.User = token, sess, u
+	return res, nil
 }
 
 func (s *Service) checkThrottle(ctx context.Context, keys []string, step, username string, c Client) error {
@@ -261,3 +275,6 @@ func UserActor(u *User, sess *Session) ordergate.Actor {
 func anonymous(c Client) ordergate.Actor {
 	return ordergate.Actor{Kind: ordergate.ActorUser, Auth: ordergate.AuthContext{ClientIP: c.IP, UserAgent: c.UserAgent}}
 }
+
+// newFactorID returns a new factor or backup-code identifier.
+func newFactorID() string { return "fac_" + strings.ToLower(rand.Text()[:20]) }

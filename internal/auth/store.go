@@ -11,6 +11,8 @@ import (
 // something also appends the given audit events in the same transaction,
 // so a change and its record are never apart.
 type Store interface {
+	FactorStore
+
 	// CreateUser stores u with a new ID. ECONFLICT when the username is taken.
 	CreateUser(ctx context.Context, u *User, evs ...audit.Event) error
 	// UserByUsername returns ENOTFOUND when no such user exists.

@@ -11,13 +11,13 @@ import (
 )
 
 func (tx *Tx) insertSession(ctx context.Context, s *auth.Session) error {
-	ac, err := json.Marshal(s.Auth)
+	ac, err := marshalAuth(s.Auth)
 	if err != nil {
 		return err
 	}
 	_, err = tx.exec(ctx, `INSERT INTO sessions (id, user_id, state, aal, auth, csrf_token, created_at, last_seen_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		s.ID, s.UserID, string(s.State), int(s.Auth.AAL), string(ac), s.CSRFToken,
+		s.ID, s.UserID, string(s.State), int(s.Auth.AAL), ac, s.CSRFToken,
 		micros(s.CreatedAt), micros(s.LastSeenAt), micros(s.ExpiresAt))
 	return err
 }
@@ -95,4 +95,9 @@ func (db *DB) DeleteUserSessions(ctx context.Context, userID, except string, evs
 		}
 		return tx.appendAudit(ctx, evs...)
 	})
+}
+
+func marshalAuth(ac ordergate.AuthContext) (string, error) {
+	b, err := json.Marshal(ac)
+	return string(b), err
 }

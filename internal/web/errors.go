@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -48,6 +49,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	if e.Code == ordergate.ESTEPUP {
+		v := `Bearer error="insufficient_user_authentication"`
+		if req, ok := e.Details["required"].(map[string]any); ok && req["max_age"] != nil {
+			v += fmt.Sprintf(", max_age=%v", req["max_age"])
+		}
+		w.Header().Set("WWW-Authenticate", v)
 	}
 	body := map[string]any{"error": e.Code, "message": e.Message}
 	if len(e.Fields) > 0 {

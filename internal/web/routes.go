@@ -19,6 +19,15 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/login", s.handleLogin)
 	mux.HandleFunc("POST /api/v1/logout", s.handleLogout)
 	mux.HandleFunc("GET /api/v1/session", s.requireSession(s.handleSession))
+	mux.HandleFunc("POST /api/v1/login/mfa", s.anySession(s.handleLoginMFA))
+	mux.HandleFunc("POST /api/v1/step-up", s.requireSession(s.handleStepUp))
+
+	mux.HandleFunc("GET /api/v1/me/factors", s.requireSession(s.handleFactors))
+	mux.HandleFunc("POST /api/v1/me/factors/totp", s.anySession(s.handleTOTPBegin))
+	mux.HandleFunc("POST /api/v1/me/factors/totp/{id}/confirm", s.anySession(s.handleTOTPConfirm))
+	mux.HandleFunc("PATCH /api/v1/me/factors/{id}", s.requireSession(s.handleFactorRename))
+	mux.HandleFunc("DELETE /api/v1/me/factors/{id}", s.requireSession(s.handleFactorDelete))
+	mux.HandleFunc("POST /api/v1/me/backup-codes", s.anySession(s.handleBackupCodes))
 
 	static, _ := fs.Sub(staticFS, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))

@@ -1,0 +1,312 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/ordergate/ordergate"
+	"github.com/ordergate/ordergate/internal/audit"
+	"github.com/ordergate/ordergate/internal/auth"
+)
+
+// CreateFactor stores f, keeping its ID when the caller set one (the ID is
+// bound into the sealed secret).
+func (db *DB) CreateFactor(ctx context.Context, f *auth.Factor, evs ...audit.Event) error {
+	return db.inTx(ctx, func(tx *Tx) error {
+		if f.ID == "" {
+			f.ID = newID("fac")
+		}
+		if f.CreatedAt.IsZero() {
+			f.CreatedAt = tx.now
+		}
+		// Unconfirmed factors older than an hour are abandoned enrollments.
+		if _, err := tx.exec(ctx, `DELETE FROM factors WHERE user_id = $1 AND confirmed = $2 AND created_at < $3`,
+			f.UserID, false, micros(tx.now.Add(-time.Hour))); err != nil {
+			return err
+		}
+		_, err := tx.exec(ctx, `INSERT INTO factors (id, user_id, type, name, secret, params, confirmed, last_used_step, created_at, last_used_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, 0)`,
+			f.ID, f.UserID, f.Type, f.Name, f.Secret, string(f.Params), f.Confirmed, micros(f.CreatedAt))
+		if err != nil {
+			return err
+		}
+		return tx.appendAudit(ctx, evs...)
+	})
+}
+
+const factorColumns = `id, user_id, type, name, secret, params, confirmed, last_used_step, created_at, last_used_at`
+
+func scanFactor(row interface{ Scan(...any) error }) (*auth.Factor, error) {
+	f := &auth.Factor{}
+	var params string
+	var created, used int64
+	if err := row.Scan(&f.ID, &f.UserID, &f.Type, &f.Name, &f.Secret, &params, &f.Confirmed, &f.LastUsedStep, &created, &used); err != nil {
+		return nil, err
+	}
+	f.Params, f.CreatedAt, f.LastUsedAt = []byte(params), fromMicros(created), fromMicros(used)
+	return f, nil
+}
+
+// Factor returns one of a user's factors.
+func (db *DB) Factor(ctx context.Context, userID, id string) (*auth.Factor, error) {
+	f, err := scanFactor(db.queryRow(ctx, `SELECT `+factorColumns+` FROM factors WHERE id = $1 AND user_id = $2`, id, userID))
+	if err != nil {
+		return nil, notFound(err, "factor")
+	}
+	return f, nil
+}
+
+// Factors lists a user's factors, oldest first.
+func (db *DB) Factors(ctx context.Context, userID string) ([]*auth.Factor, error) {
+	rows, err := db.query(ctx, `SELECT `+factorColumns+` FROM factors WHERE user_id = $1 ORDER BY created_at, id`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*auth.Factor
+	for rows.Next() {
+		f, err := scanFactor(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// ConfirmFactor marks a factor confirmed, once.
+func (db *DB) ConfirmFactor(ctx context.Context, id string, step int64, evs ...audit.Event) error {
+	return db.inTx(ctx, func(tx *Tx) error {
+		res, err := tx.exec(ctx, `UPDATE factors SET confirmed = $1, last_used_step = $2, last_used_at = $3
+			WHERE id = $4 AND confirmed = $5`, true, step, micros(tx.now), id, false)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return ordergate.Errorf(ordergate.ECONFLICT, "factor already confirmed")
+		}
+		return tx.appendAudit(ctx, evs...)
+	})
+}
+
+// UseTOTPStep records step as used when it is newer than the last one; the
+// condition in the UPDATE makes it atomic across processes.
+func (db *DB) UseTOTPStep(ctx context.Context, id string, step int64, at time.Time) (bool, error) {
+	var ok bool
+	err := db.inTx(ctx, func(tx *Tx) error {
+		res, err := tx.exec(ctx, `UPDATE factors SET last_used_step = $1, last_used_at = $2
+			WHERE id = $3 AND confirmed = $4 AND last_used_step < $1`, step, micros(at), id, true)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		ok = n == 1
+		return nil
+	})
+	return ok, err
+}
+
+// RenameFactor sets a factor's name.
+func (db *DB) RenameFactor(ctx context.Context, userID, id, name string, evs ...audit.Event) error {
+	return db.inTx(ctx, func(tx *Tx) error {
+		res, err := tx.exec(ctx, `UPDATE factors SET name = $1 WHERE id = $2 AND user_id = $3`, name, id, userID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return ordergate.Errorf(ordergate.ENOTFOUND, "factor not found")
+		}
+		return tx.appendAudit(ctx, evs...)
+	})
+}
+
+// DeleteFactor removes a user's factor.
+func (db *DB) DeleteFactor(ctx context.Context, userID, id string, evs ...audit.Event) error {
+	return db.inTx(ctx, func(tx *Tx) error {
+		res, err := tx.exec(ctx, `DELETE FROM factors WHERE id = $1 AND user_id = $2`, id, userID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return ordergate.Errorf(ordergate.ENOTFOUND, "factor not found")
+		}
+		return tx.appendAudit(ctx, evs...)
+	})
+}
+
+// UpdateFactorSecret replaces a factor's sealed secret.
+func (db *DB) UpdateFactorSecret(ctx context.Context, id string, sealed []byte) error {
+	return db.inTx(ctx, func(tx *Tx) error {
+		_, err := tx.exec(ctx, `UPDATE factors SET secret = $1 WHERE id = $2`, sealed, id)
+		return err
+	})
+}
+
+// AllFactorSecrets calls fn with every factor's sealed secret.
+func (db *DB) AllFactorSecrets(ctx context.Context, fn func(id string, sealed []byte) error) error {
+	rows, err := db.query(ctx, `SELECT id, secret FROM factors WHERE secret IS NOT NULL ORDER BY id`)
+	if err != nil {
+		return err
+	}
+	type row struct {
+		id     string
+		sealed []byte
+	}
+	var all []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.id, &r.sealed); err != nil {
+			rows.Close()
+			return err
+		}
+		all = append(all, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, r := range all {
+		if err := fn(r.id, r.sealed); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReplaceBackupCodes swaps a user's backup codes for codes.
+func (db *DB) ReplaceBackupCodes(ctx context.Context, userID string, codes []auth.BackupCode, evs ...audit.Event) error {
+	return db.inTx(ctx, func(tx *Tx) error {
+		if _, err := tx.exec(ctx, `DELETE FROM backup_codes WHERE user_id = $1`, userID); err != nil {
+			return err
+		}
+		for _, c := range codes {
+			if _, err := tx.exec(ctx, `INSERT INTO backup_codes (id, user_id, lookup, hash, used_at, created_at) VALUES ($1, $2, $3, $4, 0, $5)`,
+				c.ID, userID, c.Lookup, c.Hash, micros(tx.now)); err != nil {
+				return err
+			}
+		}
+		return tx.appendAudit(ctx, evs...)
+	})
+}
+
+// BackupCodeCandidates returns a user's unused codes with that lookup.
+func (db *DB) BackupCodeCandidates(ctx context.Context, userID, lookup string) ([]auth.BackupCode, error) {
+	rows, err := db.query(ctx, `SELECT id, user_id, lookup, hash FROM backup_codes WHERE user_id = $1 AND lookup = $2 AND used_at = 0`, userID, lookup)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []auth.BackupCode
+	for rows.Next() {
+		var c auth.BackupCode
+		if err := rows.Scan(&c.ID, &c.UserID, &c.Lookup, &c.Hash); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// UseBackupCode marks a code used, once, and counts those left.
+func (db *DB) UseBackupCode(ctx context.Context, id string, at time.Time, evs ...audit.Event) (bool, int, error) {
+	var used bool
+	var left int
+	err := db.inTx(ctx, func(tx *Tx) error {
+		var userID string
+		if err := tx.queryRow(ctx, `SELECT user_id FROM backup_codes WHERE id = $1`, id).Scan(&userID); err != nil {
+			return notFound(err, "backup code")
+		}
+		res, err := tx.exec(ctx, `UPDATE backup_codes SET used_at = $1 WHERE id = $2 AND used_at = 0`, micros(at), id)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		if used = n == 1; !used {
+			return nil
+		}
+		if err := tx.queryRow(ctx, `SELECT count(*) FROM backup_codes WHERE user_id = $1 AND used_at = 0`, userID).Scan(&left); err != nil {
+			return err
+		}
+		for i := range evs {
+			if evs[i].Data == nil {
+				evs[i].Data = map[string]any{}
+			}
+			evs[i].Data["left"] = left
+		}
+		return tx.appendAudit(ctx, evs...)
+	})
+	return used, left, err
+}
+
+// BackupCodesLeft counts a user's unused backup codes.
+func (db *DB) BackupCodesLeft(ctx context.Context, userID string) (int, error) {
+	var n int
+	err := db.queryRow(ctx, `SELECT count(*) FROM backup_codes WHERE user_id = $1 AND used_at = 0`, userID).Scan(&n)
+	return n, err
+}
+
+// UpdateSessionAuth replaces a session's authentication context.
+func (db *DB) UpdateSessionAuth(ctx context.Context, s *auth.Session, evs ...audit.Event) error {
+	return db.inTx(ctx, func(tx *Tx) error {
+		ac, err := marshalAuth(s.Auth)
+		if err != nil {
+			return err
+		}
+		res, err := tx.exec(ctx, `UPDATE sessions SET auth = $1, aal = $2 WHERE id = $3`, ac, int(s.Auth.AAL), s.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return ordergate.Errorf(ordergate.ENOTFOUND, "session not found")
+		}
+		return tx.appendAudit(ctx, evs...)
+	})
+}
+
+// Adoption counts, per role, users and users with a confirmed factor.
+func (db *DB) Adoption(ctx context.Context) ([]auth.RoleAdoption, error) {
+	rows, err := db.query(ctx, `SELECT r.role, f.type, count(DISTINCT r.user_id)
+		FROM user_roles r JOIN users u ON u.id = r.user_id AND u.disabled = $1
+		LEFT JOIN factors f ON f.user_id = r.user_id AND f.confirmed = $2
+		GROUP BY r.role, f.type ORDER BY r.role`, false, true)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	byRole := map[string]*auth.RoleAdoption{}
+	var order []string
+	for rows.Next() {
+		var role string
+		var typ *string
+		var n int
+		if err := rows.Scan(&role, &typ, &n); err != nil {
+			return nil, err
+		}
+		ra := byRole[role]
+		if ra == nil {
+			ra = &auth.RoleAdoption{Role: role, ByType: map[string]int{}}
+			byRole[role] = ra
+			order = append(order, role)
+		}
+		if typ != nil {
+			ra.ByType[*typ] = n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, role := range order {
+		ra := byRole[role]
+		if err := db.queryRow(ctx, `SELECT count(*),
+				count(*) FILTER (WHERE EXISTS (SELECT 1 FROM factors f WHERE f.user_id = r.user_id AND f.confirmed = $1))
+			FROM user_roles r JOIN users u ON u.id = r.user_id AND u.disabled = $2 WHERE r.role = $3`,
+			true, false, role).Scan(&ra.Total, &ra.Enrolled); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]auth.RoleAdoption, 0, len(order))
+	for _, role := range order {
+		out = append(out, *byRole[role])
+	}
+	return out, nil
+}
