@@ -145,4 +145,3 @@ func (db *DB) AuditEvents(ctx context.Context, f audit.Filter) ([]audit.Event, e
 	}
 	return out, rows.Err()
 }
-

@@ -6,8 +6,8 @@
 package sqlstore
 
 import (
-	"crypto/rand"
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"

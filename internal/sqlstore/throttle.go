@@ -1,9 +1,9 @@
 package sqlstore
 
 import (
+	"context"
 	"database/sql"
 	"errors"
-	"context"
 	"time"
 
 	"github.com/ordergate/ordergate/internal/auth"

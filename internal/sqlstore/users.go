@@ -191,4 +191,3 @@ func (db *DB) RecordLogin(ctx context.Context, userID string, at time.Time, pass
 		return err
 	})
 }
-

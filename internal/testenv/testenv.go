@@ -77,4 +77,3 @@ func PostgresSchema(tb testing.TB) string {
 	}
 	return base + sep + "search_path=" + schema
 }
-

@@ -94,14 +94,14 @@ type sessionAnswer struct {
 		Username string   `json:"username"`
 		Roles    []string `json:"roles"`
 	} `json:"user"`
-	State           string                `json:"state"`
-	AAL             int                   `json:"aal"`
-	AMR             []string              `json:"amr"`
-	AuthTime        time.Time             `json:"auth_time"`
-	FactorTimes     map[string]time.Time  `json:"factor_times"`
-	ExpiresAt       time.Time             `json:"expires_at"`
-	CSRFToken       string                `json:"csrf_token"`
-	FactorsEnrolled int                   `json:"factors_enrolled"`
+	State           string               `json:"state"`
+	AAL             int                  `json:"aal"`
+	AMR             []string             `json:"amr"`
+	AuthTime        time.Time            `json:"auth_time"`
+	FactorTimes     map[string]time.Time `json:"factor_times"`
+	ExpiresAt       time.Time            `json:"expires_at"`
+	CSRFToken       string               `json:"csrf_token"`
+	FactorsEnrolled int                  `json:"factors_enrolled"`
 }
 
 func (s *Server) handleSession(w http.ResponseWriter, r *http.Request, ss *session) {
