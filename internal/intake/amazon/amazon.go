@@ -172,7 +172,7 @@ func Parse(data []byte) ([]order.Order, error) {
 		return nil, decodeError(data, "", err)
 	}
 	var fe fieldErrors
-	if b.Payload != nil {
+	if !isNull(b.Payload) {
 		fe.add("order", "required: this looks like a bare SP-API response; send {\"order\": getOrder response, \"items\": getOrderItems response}")
 		return nil, fe.err()
 	}
@@ -198,7 +198,7 @@ func Parse(data []byte) ([]order.Order, error) {
 	if od.Payload != nil {
 		src, orderPath = od.Payload, "order.payload"
 	}
-	if src.Orders != nil {
+	if !isNull(src.Orders) {
 		fe.add(orderPath+".Orders", "a getOrders list is not accepted: send one order with its items")
 		return nil, fe.err()
 	}

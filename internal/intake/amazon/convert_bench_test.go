@@ -1,0 +1,32 @@
+package amazon
+
+import (
+	"os"
+	"testing"
+)
+
+// BenchmarkConvert times the mapping to a canonical order alone, on
+// documents already decoded, to separate it from encoding/json in
+// BenchmarkParse.
+func BenchmarkConvert(b *testing.B) {
+	var od orderDoc
+	var id itemsDoc
+	for name, v := range map[string]any{"getOrder-sandbox-200.json": &od, "getOrderItems-sandbox-200.json": &id} {
+		data, err := os.ReadFile("testdata/" + name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := unmarshal(data, v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		var fe fieldErrors
+		convert(od.Payload, "order.payload", id.Payload.OrderItems, "items.payload.OrderItems", &fe)
+		if err := fe.err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "orders/s")
+}
