@@ -63,6 +63,23 @@ type Order struct {
 	Warnings []Warning `json:"warnings"`
 	// RawPayloadID refers to the stored raw channel payload.
 	RawPayloadID string `json:"raw_payload_id,omitempty"`
+
+	// The fields below are kept by ordergate, not by the channel: who
+	// entered and last changed the order (user or source IDs), when it was
+	// taken in, and who approved it. Parsers leave them empty.
+	CreatedBy  string     `json:"created_by,omitempty"`
+	ModifiedBy string     `json:"modified_by,omitempty"`
+	CreatedAt  time.Time  `json:"created_at,omitzero"`
+	Approvals  []Approval `json:"approvals,omitempty"`
+}
+
+// Approval is one approver's signature on an order, with the evidence of
+// how the approver was authenticated at that moment.
+type Approval struct {
+	UserID   string         `json:"user_id"`
+	UserName string         `json:"user_name"`
+	At       time.Time      `json:"at"`
+	Evidence map[string]any `json:"evidence,omitempty"`
 }
 
 // Customer is who placed the order.
