@@ -28,6 +28,7 @@ commands:
   audit verify   check the audit chain
   audit export   write audit events as JSON lines
   keys rotate    add a new encryption key and re-encrypt secrets
+  report adoption  second-factor adoption per role
 
 Every flag also reads ORDERGATE_<FLAG> from the environment (e.g. ORDERGATE_DB).
 Run "ordergate <command> -h" for its flags.
@@ -68,7 +69,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return errUsage
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "user" || cmd == "audit" || cmd == "keys") && len(rest) > 0 {
+	if (cmd == "user" || cmd == "audit" || cmd == "keys" || cmd == "report") && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	switch cmd {
@@ -84,6 +85,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdAuditVerify(ctx, rest, stdout, stderr)
 	case "audit export":
 		return cmdAuditExport(ctx, rest, stdout, stderr)
+	case "report adoption":
+		return cmdReportAdoption(ctx, rest, stdout, stderr)
+	case "keys rotate":
+		return cmdKeysRotate(ctx, rest, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -28,8 +28,9 @@ func (f *dbFlags) register(fs *flag.FlagSet) {
 // store is an open database with the keyring that protects its secrets.
 type store struct {
 	*sqlstore.DB
-	keys  *secret.Keyring
-	chain *audit.Chain
+	keys    *secret.Keyring
+	keyFile string
+	chain   *audit.Chain
 }
 
 // open opens the keyring and the database, and migrates it when migrate is
@@ -66,5 +67,5 @@ func (f *dbFlags) open(ctx context.Context, migrate bool) (*store, error) {
 			return nil, err
 		}
 	}
-	return &store{DB: db, keys: keys, chain: chain}, nil
+	return &store{DB: db, keys: keys, keyFile: keyFile, chain: chain}, nil
 }

@@ -58,7 +58,7 @@ type FactorStore interface {
 	// UpdateFactorSecret replaces a factor's sealed secret (key rotation).
 	UpdateFactorSecret(ctx context.Context, id string, sealed []byte) error
 	// AllFactorSecrets calls fn for every factor with a secret.
-	AllFactorSecrets(ctx context.Context, fn func(id string, sealed []byte) error) error
+	AllFactorSecrets(ctx context.Context, fn func(id, typ string, sealed []byte) error) error
 
 	// ReplaceBackupCodes removes a user's codes and stores codes.
 	ReplaceBackupCodes(ctx context.Context, userID string, codes []BackupCode, evs ...audit.Event) error
@@ -74,15 +74,10 @@ type FactorStore interface {
 	// step-up at the same assurance level).
 	UpdateSessionAuth(ctx context.Context, s *Session, evs ...audit.Event) error
 
-	// Adoption counts users and users with a confirmed factor, per role.
-	Adoption(ctx context.Context) ([]RoleAdoption, error)
-}
-
-// RoleAdoption is second-factor adoption within one role.
-type RoleAdoption struct {
-	Role     string
-	Total    int
-	Enrolled int
-	// ByType counts enrolled users per factor type.
-	ByType map[string]int
+	// EnrolledMethods returns, per user ID, the user's confirmed factor types.
+	EnrolledMethods(ctx context.Context) (map[string][]string, error)
+	// SaveAdoption records a day's adoption per role (day is YYYY-MM-DD).
+	SaveAdoption(ctx context.Context, day string, roles []RoleAdoption) error
+	// AdoptionHistory returns recorded days since day, oldest first.
+	AdoptionHistory(ctx context.Context, since string) ([]AdoptionDay, error)
 }

@@ -155,8 +155,12 @@ func totpParams(f *Factor) (totp.Params, error) {
 }
 
 func (s *Service) openSecret(f *Factor) ([]byte, error) {
-	return s.Sealer.Open(f.Secret, []byte(f.Type+":"+f.ID))
+	return s.Sealer.Open(f.Secret, FactorAAD(f.Type, f.ID))
 }
+
+// FactorAAD is the additional data that binds a factor's sealed secret to
+// its row, so a secret copied into another row does not open.
+func FactorAAD(typ, id string) []byte { return []byte(typ + ":" + id) }
 
 // verifyTOTP returns nil, nil for a wrong or replayed code.
 func (s *Service) verifyTOTP(ctx context.Context, u *User, code string, now time.Time) (*VerifyResult, error) {
@@ -337,7 +341,7 @@ func (s *Service) BeginTOTP(ctx context.Context, sess *Session, u *User) (*TOTPE
 	p := totp.DefaultParams
 	params, _ := json.Marshal(p)
 	f := &Factor{ID: newFactorID(), UserID: u.ID, Type: MethodTOTP, Name: "Authenticator app", Params: params, CreatedAt: s.Clock.Now()}
-	if f.Secret, err = s.Sealer.Seal(seed, []byte(f.Type+":"+f.ID)); err != nil {
+	if f.Secret, err = s.Sealer.Seal(seed, FactorAAD(f.Type, f.ID)); err != nil {
 		return nil, err
 	}
 	ev := audit.Event{Action: "factor.enroll_started", Outcome: audit.OutcomeOK, Actor: UserActor(u, sess), SubjectID: u.ID,

@@ -59,6 +59,14 @@ type Requirement struct {
 	Reminder bool
 }
 
+// DefaultPolicy is the policy without a configuration file: admins and
+// approvers need a second factor at every login, and so does everyone
+// connecting from outside the loopback network.
+func DefaultPolicy() Policy {
+	return Policy{MandatoryRoles: []string{RoleAdmin, RoleApprover},
+		TrustedNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}
+}
+
 // AllMethods lists every second-factor method, strongest first.
 var AllMethods = []string{MethodWebAuthn, MethodTOTP, MethodSMS, MethodBackupCode}
 

@@ -55,9 +55,11 @@ type Service struct {
 	Sealer Sealer
 }
 
-// NewService returns a Service with NIST default session timeouts.
+// NewService returns a Service with NIST default session timeouts and the
+// default policy.
 func NewService(store Store, sealer Sealer, clock ordergate.Clock, log *slog.Logger) *Service {
-	return &Service{Store: store, Sealer: sealer, Clock: clock, Log: log, Sessions: DefaultSessionPolicy, Roles: DefaultRoles}
+	return &Service{Store: store, Sealer: sealer, Clock: clock, Log: log, Sessions: DefaultSessionPolicy, Roles: DefaultRoles,
+		Policy: DefaultPolicy()}
 }
 
 // NewUser is what CreateUser needs.

@@ -18,7 +18,7 @@ type Throttle struct {
 // Throttles used by login and second-factor checks.
 var (
 	// AccountThrottle guards one account's password or code.
-	AccountThrottle = Throttle{Free: 5, Base: time.Second, Max: 15 * time.Minute, Limit: 100, Reset: 24 * time.Hour}
+	AccountThrottle = Throttle{Free: 5, Base: 30 * time.Second, Max: time.Hour, Limit: 100, Reset: 24 * time.Hour}
 	// AddressThrottle guards against one client address trying many accounts.
 	AddressThrottle = Throttle{Free: 20, Base: time.Second, Max: 15 * time.Minute, Limit: 1000, Reset: time.Hour}
 )

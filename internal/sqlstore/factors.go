@@ -143,19 +143,19 @@ func (db *DB) UpdateFactorSecret(ctx context.Context, id string, sealed []byte) 
 }
 
 // AllFactorSecrets calls fn with every factor's sealed secret.
-func (db *DB) AllFactorSecrets(ctx context.Context, fn func(id string, sealed []byte) error) error {
-	rows, err := db.query(ctx, `SELECT id, secret FROM factors WHERE secret IS NOT NULL ORDER BY id`)
+func (db *DB) AllFactorSecrets(ctx context.Context, fn func(id, typ string, sealed []byte) error) error {
+	rows, err := db.query(ctx, `SELECT id, type, secret FROM factors WHERE secret IS NOT NULL ORDER BY id`)
 	if err != nil {
 		return err
 	}
 	type row struct {
-		id     string
-		sealed []byte
+		id, typ string
+		sealed  []byte
 	}
 	var all []row
 	for rows.Next() {
 		var r row
-		if err := rows.Scan(&r.id, &r.sealed); err != nil {
+		if err := rows.Scan(&r.id, &r.typ, &r.sealed); err != nil {
 			rows.Close()
 			return err
 		}
@@ -166,7 +166,7 @@ func (db *DB) AllFactorSecrets(ctx context.Context, fn func(id string, sealed []
 		return err
 	}
 	for _, r := range all {
-		if err := fn(r.id, r.sealed); err != nil {
+		if err := fn(r.id, r.typ, r.sealed); err != nil {
 			return err
 		}
 	}
@@ -263,50 +263,59 @@ func (db *DB) UpdateSessionAuth(ctx context.Context, s *auth.Session, evs ...aud
 	})
 }
 
-// Adoption counts, per role, users and users with a confirmed factor.
-func (db *DB) Adoption(ctx context.Context) ([]auth.RoleAdoption, error) {
-	rows, err := db.query(ctx, `SELECT r.role, f.type, count(DISTINCT r.user_id)
-		FROM user_roles r JOIN users u ON u.id = r.user_id AND u.disabled = $1
-		LEFT JOIN factors f ON f.user_id = r.user_id AND f.confirmed = $2
-		GROUP BY r.role, f.type ORDER BY r.role`, false, true)
+// EnrolledMethods returns, per user ID, the types of the user's confirmed
+// factors.
+func (db *DB) EnrolledMethods(ctx context.Context) (map[string][]string, error) {
+	rows, err := db.query(ctx, `SELECT DISTINCT user_id, type FROM factors WHERE confirmed = $1 ORDER BY user_id, type`, true)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	byRole := map[string]*auth.RoleAdoption{}
-	var order []string
+	out := map[string][]string{}
 	for rows.Next() {
-		var role string
-		var typ *string
-		var n int
-		if err := rows.Scan(&role, &typ, &n); err != nil {
+		var id, typ string
+		if err := rows.Scan(&id, &typ); err != nil {
 			return nil, err
 		}
-		ra := byRole[role]
-		if ra == nil {
-			ra = &auth.RoleAdoption{Role: role, ByType: map[string]int{}}
-			byRole[role] = ra
-			order = append(order, role)
-		}
-		if typ != nil {
-			ra.ByType[*typ] = n
-		}
+		out[id] = append(out[id], typ)
 	}
-	if err := rows.Err(); err != nil {
+	return out, rows.Err()
+}
+
+// SaveAdoption records today's adoption per role, replacing an earlier
+// record of the same day.
+func (db *DB) SaveAdoption(ctx context.Context, day string, roles []auth.RoleAdoption) error {
+	return db.inTx(ctx, func(tx *Tx) error {
+		for _, r := range roles {
+			if _, err := tx.exec(ctx, `INSERT INTO adoption_snapshots (day, role, enrolled, total) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (day, role) DO UPDATE SET enrolled = excluded.enrolled, total = excluded.total`,
+				day, r.Role, r.Enrolled, r.Total); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// AdoptionHistory returns the recorded adoption per day since day
+// (YYYY-MM-DD), oldest first.
+func (db *DB) AdoptionHistory(ctx context.Context, since string) ([]auth.AdoptionDay, error) {
+	rows, err := db.query(ctx, `SELECT day, role, enrolled, total FROM adoption_snapshots WHERE day >= $1 ORDER BY day, role`, since)
+	if err != nil {
 		return nil, err
 	}
-	for _, role := range order {
-		ra := byRole[role]
-		if err := db.queryRow(ctx, `SELECT count(*),
-				count(*) FILTER (WHERE EXISTS (SELECT 1 FROM factors f WHERE f.user_id = r.user_id AND f.confirmed = $1))
-			FROM user_roles r JOIN users u ON u.id = r.user_id AND u.disabled = $2 WHERE r.role = $3`,
-			true, false, role).Scan(&ra.Total, &ra.Enrolled); err != nil {
+	defer rows.Close()
+	var out []auth.AdoptionDay
+	for rows.Next() {
+		var day string
+		var r auth.RoleAdoption
+		if err := rows.Scan(&day, &r.Role, &r.Enrolled, &r.Total); err != nil {
 			return nil, err
 		}
+		if len(out) == 0 || out[len(out)-1].Day != day {
+			out = append(out, auth.AdoptionDay{Day: day})
+		}
+		out[len(out)-1].Roles = append(out[len(out)-1].Roles, r)
 	}
-	out := make([]auth.RoleAdoption, 0, len(order))
-	for _, role := range order {
-		out = append(out, *byRole[role])
-	}
-	return out, nil
+	return out, rows.Err()
 }

@@ -1,6 +1,10 @@
 package web
 
 import (
+	"context"
+	"time"
+
+	"github.com/ordergate/ordergate/internal/auth"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -42,4 +46,47 @@ func NewMetrics() *Metrics {
 	r.MustRegister(m.LoginStep, m.Logins, m.Requests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// adoptionCollector reads second-factor adoption from the database on each
+// scrape, so every process reports the same, current figures.
+type adoptionCollector struct {
+	adoption func(ctx context.Context) (*auth.Adoption, error)
+	enrolled *prometheus.Desc
+	users    *prometheus.Desc
+}
+
+// CollectAdoption registers the gauges ordergate_mfa_enrolled_users and
+// ordergate_users, labelled by role, computed by adoption at scrape time.
+func (m *Metrics) CollectAdoption(adoption func(ctx context.Context) (*auth.Adoption, error)) {
+	m.Registry.MustRegister(&adoptionCollector{
+		adoption: adoption,
+		enrolled: prometheus.NewDesc("ordergate_mfa_enrolled_users", "Enabled users with a confirmed second factor.", []string{"role"}, nil),
+		users:    prometheus.NewDesc("ordergate_users", "Enabled users.", []string{"role"}, nil),
+	})
+}
+
+// Describe implements prometheus.Collector.
+func (c *adoptionCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.enrolled
+	ch <- c.users
+}
+
+// Collect implements prometheus.Collector.
+func (c *adoptionCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rep, err := c.adoption(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.users, err)
+		return
+	}
+	for _, r := range append([]auth.RoleAdoption{rep.Overall}, rep.Roles...) {
+		role := r.Role
+		if role == "*" {
+			role = "all"
+		}
+		ch <- prometheus.MustNewConstMetric(c.enrolled, prometheus.GaugeValue, float64(r.Enrolled), role)
+		ch <- prometheus.MustNewConstMetric(c.users, prometheus.GaugeValue, float64(r.Total), role)
+	}
 }

@@ -29,6 +29,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("DELETE /api/v1/me/factors/{id}", s.requireSession(s.handleFactorDelete))
 	mux.HandleFunc("POST /api/v1/me/backup-codes", s.anySession(s.handleBackupCodes))
 
+	mux.HandleFunc("GET /api/v1/admin/adoption", s.requireRoles(readerRoles, s.handleAdoption))
+
 	static, _ := fs.Sub(staticFS, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /{$}", s.handleHome)

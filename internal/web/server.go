@@ -49,6 +49,7 @@ type Server struct {
 
 // NewServer returns a Server with its templates parsed.
 func NewServer(a *auth.Service, db Pinger, m *Metrics, log *slog.Logger) *Server {
+	m.CollectAdoption(a.Adoption)
 	return &Server{Auth: a, DB: db, Metrics: m, Log: log, Clock: a.Clock, MaxBody: 1 << 20,
 		pages: template.Must(template.New("").ParseFS(templateFS, "templates/*.html"))}
 }
@@ -229,7 +230,11 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 		}
 		ctx := context.WithValue(r.Context(), sessionKey{}, &session{sess: sess, user: user, cookie: cookie})
 		ctx = ordergate.WithActor(ctx, auth.UserActor(user, sess))
-		next.ServeHTTP(w, r.WithContext(ctx))
+		r2 := r.WithContext(ctx)
+		next.ServeHTTP(w, r2)
+		// The mux records the matched route on the copy; hand it back so
+		// observe labels the request with its route, not "unmatched".
+		r.Pattern = r2.Pattern
 	})
 }
 
