@@ -73,7 +73,7 @@ func TestAssess(t *testing.T) {
 		{"few failures", now, with(func(s *risk.Signals) { s.AccountFailures, s.AddressFailures = 2, 9 }), nil, risk.Allow},
 		{"unusual amount", now, with(func(s *risk.Signals) { s.Amount, s.PastAmounts = 900000, []int64{10000, 12000, 9000, 15000, 11000} }),
 			[]string{risk.ReasonUnusualAmount}, risk.SecondFactor},
-		{"everything at once", now.Add(-7 * time.Hour), risk.Signals{Remote: true, Location: sydney, History: history(12, london, time.Hour - 7*time.Hour), AccountFailures: 9},
+		{"everything at once", now.Add(-7 * time.Hour), risk.Signals{Remote: true, Location: sydney, History: history(12, london, time.Hour-7*time.Hour), AccountFailures: 9},
 			[]string{risk.ReasonNewDevice, risk.ReasonNewNetwork, risk.ReasonNewCountry, risk.ReasonImpossibleTravel, risk.ReasonUnusualHour, risk.ReasonRecentFailures, risk.ReasonRemote}, risk.Deny},
 	}
 	for _, tt := range tests {
