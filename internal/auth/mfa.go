@@ -52,6 +52,12 @@ func (s *Service) secondStep(ctx context.Context, u *User, c Client, now time.Ti
 	if req.Reminder {
 		res.Deadline = req.Deadline
 	}
+	if !req.Need && req.Grace {
+		res.State = LoginEnrollmentRequired
+		res.Methods = slices.DeleteFunc(slices.Clone(req.Methods), func(m string) bool { return m == MethodBackupCode })
+		res.PostponesLeft = max(0, MaxPostponements-u.Postponements)
+		return StateEnrollment, res, nil
+	}
 	if !req.Need {
 		res.State = LoginAuthenticated
 		return StateActive, res, nil
@@ -542,4 +548,43 @@ func (s *Service) StepUp(ctx context.Context, sess *Session, u *User, method, co
 		return nil, err
 	}
 	return &StepUpResult{Session: &next}, nil
+}
+
+// MaxPostponements is how often a user may put off enrolling during a
+// rollout phase's grace period.
+const MaxPostponements = 3
+
+// Postpone puts off the enrollment an enrollment-only session asks for,
+// when a rollout phase's grace period allows it and the user has
+// postponements left, and signs the user in at AAL1 with a new token.
+func (s *Service) Postpone(ctx context.Context, sess *Session, u *User) (*LoginResult, error) {
+	if sess.State != StateEnrollment {
+		return nil, ordergate.Errorf(ordergate.EFORBIDDEN, "nothing to postpone")
+	}
+	factors, err := s.Store.Factors(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.Clock.Now()
+	req := s.Policy.Require(u, sess.Auth.ClientIP, enrolledMethods(factors), now)
+	if req.Need || !req.Grace {
+		return nil, ordergate.Errorf(ordergate.EFORBIDDEN, "enrollment cannot be postponed: a second factor is required now")
+	}
+	ev := audit.Event{At: now, Action: "mfa.postponed", Outcome: audit.OutcomeOK, Actor: UserActor(u, sess), SubjectID: u.ID,
+		Data: map[string]any{"deadline": req.Deadline}}
+	ok, err := s.Store.PostponeEnrollment(ctx, u.ID, MaxPostponements, ev)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, ordergate.Errorf(ordergate.EFORBIDDEN, "enrollment was postponed %d times already; enroll now", MaxPostponements)
+	}
+	auth := sess.Auth
+	auth.AAL = ordergate.AAL1
+	token, next := s.newSession(u.ID, StateActive, auth)
+	if err := s.Store.ReplaceSession(ctx, sess.ID, next); err != nil {
+		return nil, err
+	}
+	return &LoginResult{State: LoginAuthenticated, Token: token, Session: next, User: u, Deadline: req.Deadline,
+		PostponesLeft: MaxPostponements - u.Postponements - 1}, nil
 }

@@ -57,6 +57,9 @@ type Requirement struct {
 	Deadline time.Time
 	// Reminder is true when a deadline is coming but has not passed.
 	Reminder bool
+	// Grace is true when a rollout phase is enforced but its grace period
+	// runs: the user should enroll now and may put it off a few times.
+	Grace bool
 }
 
 // DefaultPolicy is the policy without a configuration file: admins and
@@ -98,8 +101,13 @@ func (p Policy) Require(u *User, ip string, enrolled []string, now time.Time) Re
 		if !now.Before(ph.Deadline()) {
 			r.Need = true
 			r.Reasons = append(r.Reasons, "rollout:"+ph.EnforceFrom.Format(time.DateOnly))
-		} else if r.Deadline.IsZero() || ph.Deadline().Before(r.Deadline) {
-			r.Deadline, r.Reminder = ph.Deadline(), true
+		} else {
+			if r.Deadline.IsZero() || ph.Deadline().Before(r.Deadline) {
+				r.Deadline, r.Reminder = ph.Deadline(), true
+			}
+			if !now.Before(ph.EnforceFrom) {
+				r.Grace = true
+			}
 		}
 	}
 	if len(enrolled) > 0 && !r.Need {

@@ -39,6 +39,9 @@ type LoginResult struct {
 	Deadline time.Time
 	// BackupCodesLeft is set when a backup code was used to sign in.
 	BackupCodesLeft *int
+	// PostponesLeft is how many more times the user may put off an
+	// enrollment that a rollout phase in its grace period asks for.
+	PostponesLeft int
 }
 
 // Service runs sign-in, sessions and user administration.

@@ -23,6 +23,9 @@ type Store interface {
 	ListUsers(ctx context.Context) ([]*User, error)
 	// SetUserRoles replaces u's roles. ENOTFOUND for an unknown user.
 	SetUserRoles(ctx context.Context, userID string, roles []string, evs ...audit.Event) error
+	// PostponeEnrollment counts one more postponement unless the user has
+	// had max already, and reports whether it counted.
+	PostponeEnrollment(ctx context.Context, userID string, max int, evs ...audit.Event) (bool, error)
 	// RecordLogin sets a user's last login time and, when passwordHash is
 	// not empty, replaces the stored hash (rehash after a parameter change).
 	RecordLogin(ctx context.Context, userID string, at time.Time, passwordHash string) error

@@ -35,6 +35,8 @@ type User struct {
 	Disabled     bool
 	CreatedAt    time.Time
 	LastLoginAt  time.Time
+	// Postponements counts enrollments put off during a grace period.
+	Postponements int
 }
 
 // HasRole reports whether u holds role.

@@ -72,12 +72,12 @@ func (tx *Tx) requireUser(ctx context.Context, userID string) error {
 	return notFound(tx.queryRow(ctx, `SELECT id FROM users WHERE id = $1`, userID).Scan(&id), "user")
 }
 
-const userColumns = `id, username, password_hash, email, phone, disabled, created_at, last_login_at`
+const userColumns = `id, username, password_hash, email, phone, disabled, created_at, last_login_at, mfa_postponements`
 
 func scanUser(row interface{ Scan(...any) error }) (*auth.User, error) {
 	u := &auth.User{}
 	var created, last int64
-	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Email, &u.Phone, &u.Disabled, &created, &last); err != nil {
+	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Email, &u.Phone, &u.Disabled, &created, &last, &u.Postponements); err != nil {
 		return nil, err
 	}
 	u.CreatedAt, u.LastLoginAt = fromMicros(created), fromMicros(last)
@@ -190,4 +190,22 @@ func (db *DB) RecordLogin(ctx context.Context, userID string, at time.Time, pass
 		_, err := tx.exec(ctx, `UPDATE users SET last_login_at = $1 WHERE id = $2`, micros(at), userID)
 		return err
 	})
+}
+
+// PostponeEnrollment counts one more postponement unless the user has had
+// max already, and reports whether it counted.
+func (db *DB) PostponeEnrollment(ctx context.Context, userID string, max int, evs ...audit.Event) (bool, error) {
+	var ok bool
+	err := db.inTx(ctx, func(tx *Tx) error {
+		res, err := tx.exec(ctx, `UPDATE users SET mfa_postponements = mfa_postponements + 1 WHERE id = $1 AND mfa_postponements < $2`, userID, max)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		if ok = n == 1; !ok {
+			return nil
+		}
+		return tx.appendAudit(ctx, evs...)
+	})
+	return ok, err
 }

@@ -16,6 +16,8 @@ type loginAnswer struct {
 	Methods      []string `json:"methods,omitempty"`
 	Reasons      []string `json:"reasons,omitempty"`
 	Deadline     string   `json:"deadline,omitempty"`
+	// PostponesLeft is set when an enrollment may still be put off.
+	PostponesLeft *int `json:"postpones_left,omitempty"`
 }
 
 func answerFor(res *auth.LoginResult) loginAnswer {
@@ -25,6 +27,10 @@ func answerFor(res *auth.LoginResult) loginAnswer {
 	}
 	if !res.Deadline.IsZero() {
 		a.Deadline = res.Deadline.Format(time.RFC3339)
+	}
+	if res.State == auth.LoginEnrollmentRequired && res.PostponesLeft > 0 {
+		left := res.PostponesLeft
+		a.PostponesLeft = &left
 	}
 	return a
 }

@@ -170,3 +170,16 @@ func (s *Server) handleStepUp(w http.ResponseWriter, r *http.Request, ss *sessio
 	}
 	writeJSON(w, http.StatusOK, body)
 }
+
+func (s *Server) handleLoginPostpone(w http.ResponseWriter, r *http.Request, ss *session) {
+	res, err := s.Auth.Postpone(r.Context(), ss.sess, ss.user)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.replaceCookie(w, ss, res.Token, res.Session)
+	a := answerFor(res)
+	left := res.PostponesLeft
+	a.PostponesLeft = &left
+	writeJSON(w, http.StatusOK, a)
+}

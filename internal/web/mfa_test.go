@@ -201,3 +201,35 @@ func auditActions(t *testing.T, ts *testServer) string {
 	}
 	return strings.Join(actions, " ")
 }
+
+// TestRolloutGracePostpone: during a rollout phase's grace period a user
+// is asked to enroll and may put it off three times, then no more.
+func TestRolloutGracePostpone(t *testing.T) {
+	ts := newTestServer(t, nil)
+	now := ts.Clock.Now()
+	ts.Auth.Policy.Rollout = []auth.Phase{{Roles: []string{"*"}, Methods: []string{auth.MethodTOTP},
+		EnforceFrom: now.Add(-24 * time.Hour), Grace: 14 * 24 * time.Hour}}
+	for i := range auth.MaxPostponements + 1 {
+		a := ts.login(t)
+		res := a.JSON(t)
+		if res["state"] != "enrollment_required" || res["deadline"] == nil {
+			t.Fatalf("login %d = %v, want enrollment_required with a deadline", i, res)
+		}
+		p := ts.do(t, "POST", "/api/v1/login/postpone", jsonType, "", bearer(res["session_token"].(string)))
+		if i < auth.MaxPostponements {
+			if p.Status != 200 || p.JSON(t)["state"] != "authenticated" || p.JSON(t)["aal"] != 1.0 {
+				t.Errorf("postpone %d = %d %s, want authenticated at AAL1", i, p.Status, p.Body)
+			}
+			continue
+		}
+		if p.Status != http.StatusForbidden || res["postpones_left"] != nil {
+			t.Errorf("postpone beyond the limit = %d %s (login said %v), want 403", p.Status, p.Body, res)
+		}
+	}
+	// After the grace period, there is nothing left to postpone.
+	ts.Clock.Add(14 * 24 * time.Hour)
+	res := ts.login(t).JSON(t)
+	if res["state"] != "enrollment_required" || !strings.Contains(fmt.Sprint(res["reasons"]), "rollout:") {
+		t.Errorf("login after grace = %v, want enrollment_required for the rollout", res)
+	}
+}

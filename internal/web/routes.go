@@ -20,6 +20,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/logout", s.handleLogout)
 	mux.HandleFunc("GET /api/v1/session", s.requireSession(s.handleSession))
 	mux.HandleFunc("POST /api/v1/login/mfa", s.anySession(s.handleLoginMFA))
+	mux.HandleFunc("POST /api/v1/login/postpone", s.anySession(s.handleLoginPostpone))
 	mux.HandleFunc("POST /api/v1/step-up", s.requireSession(s.handleStepUp))
 
 	mux.HandleFunc("GET /api/v1/me/factors", s.requireSession(s.handleFactors))
