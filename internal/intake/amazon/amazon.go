@@ -55,11 +55,13 @@
 package amazon
 
 import (
+	"cmp"
 	"encoding/json"
 	"strconv"
 	"strings"
 
 	"github.com/ordergate/ordergate"
+	"github.com/ordergate/ordergate/internal/intake/channeljson"
 	"github.com/ordergate/ordergate/internal/order"
 )
 
@@ -110,8 +112,8 @@ type address struct {
 }
 
 type money struct {
-	CurrencyCode string `json:"CurrencyCode"`
-	Amount       number `json:"Amount"`
+	CurrencyCode string             `json:"CurrencyCode"`
+	Amount       channeljson.Number `json:"Amount"`
 }
 
 // itemsDoc is a getOrderItems response or its payload.
@@ -127,19 +129,19 @@ type itemsPayload struct {
 }
 
 type item struct {
-	ASIN              string     `json:"ASIN"`
-	SellerSKU         string     `json:"SellerSKU"`
-	Title             string     `json:"Title"`
-	QuantityOrdered   number     `json:"QuantityOrdered"`
-	ItemPrice         *money     `json:"ItemPrice"`
-	ItemTax           *money     `json:"ItemTax"`
-	PromotionDiscount *money     `json:"PromotionDiscount"`
-	ShippingPrice     *money     `json:"ShippingPrice"`
-	ShippingTax       *money     `json:"ShippingTax"`
-	ShippingDiscount  *money     `json:"ShippingDiscount"`
-	CODFee            *money     `json:"CODFee"`
-	CODFeeDiscount    *money     `json:"CODFeeDiscount"`
-	BuyerInfo         *itemBuyer `json:"BuyerInfo"`
+	ASIN              string             `json:"ASIN"`
+	SellerSKU         string             `json:"SellerSKU"`
+	Title             string             `json:"Title"`
+	QuantityOrdered   channeljson.Number `json:"QuantityOrdered"`
+	ItemPrice         *money             `json:"ItemPrice"`
+	ItemTax           *money             `json:"ItemTax"`
+	PromotionDiscount *money             `json:"PromotionDiscount"`
+	ShippingPrice     *money             `json:"ShippingPrice"`
+	ShippingTax       *money             `json:"ShippingTax"`
+	ShippingDiscount  *money             `json:"ShippingDiscount"`
+	CODFee            *money             `json:"CODFee"`
+	CODFeeDiscount    *money             `json:"CODFeeDiscount"`
+	BuyerInfo         *itemBuyer         `json:"BuyerInfo"`
 }
 
 type itemBuyer struct {
@@ -156,84 +158,84 @@ type itemBuyer struct {
 // units, or an incomplete item list gives EUNPROCESSABLE with Fields
 // naming each JSON path at fault. Parse never panics.
 func Parse(data []byte) ([]order.Order, error) {
-	switch firstByte(data) {
+	switch channeljson.FirstByte(data) {
 	case '{':
 	case 0:
 		return nil, &ordergate.Error{Code: ordergate.EINVALID, Message: "empty body: want {\"order\": …, \"items\": …}"}
 	default:
-		if err := unmarshal(data, new(json.RawMessage)); err != nil {
-			return nil, decodeError(data, "", err)
+		if err := channeljson.Unmarshal(data, new(json.RawMessage)); err != nil {
+			return nil, channeljson.DecodeError(data, "", err)
 		}
 		return nil, &ordergate.Error{Code: ordergate.EUNPROCESSABLE, Message: "want {\"order\": …, \"items\": …}",
 			Fields: map[string]string{"$": "must be an object"}}
 	}
 	var b body
-	if err := unmarshal(data, &b); err != nil {
-		return nil, decodeError(data, "", err)
+	if err := channeljson.Unmarshal(data, &b); err != nil {
+		return nil, channeljson.DecodeError(data, "", err)
 	}
-	var fe fieldErrors
+	var fe channeljson.FieldErrors
 	if !isNull(b.Payload) {
-		fe.add("order", "required: this looks like a bare SP-API response; send {\"order\": getOrder response, \"items\": getOrderItems response}")
-		return nil, fe.err()
+		fe.Add("order", "required: this looks like a bare SP-API response; send {\"order\": getOrder response, \"items\": getOrderItems response}")
+		return nil, fe.Err()
 	}
 	if isNull(b.Order) {
-		fe.add("order", "required")
+		fe.Add("order", "required")
 	}
 	if isNull(b.Items) {
-		fe.add("items", "required")
+		fe.Add("items", "required")
 	}
-	if err := fe.err(); err != nil {
+	if err := fe.Err(); err != nil {
 		return nil, err
 	}
 
 	var od orderDoc
-	if firstByte(b.Order) != '{' {
-		fe.add("order", "must be an object")
-		return nil, fe.err()
+	if channeljson.FirstByte(b.Order) != '{' {
+		fe.Add("order", "must be an object")
+		return nil, fe.Err()
 	}
-	if err := unmarshal(b.Order, &od); err != nil {
-		return nil, decodeError(b.Order, "order", err)
+	if err := channeljson.Unmarshal(b.Order, &od); err != nil {
+		return nil, channeljson.DecodeError(b.Order, "order", err)
 	}
 	src, orderPath := &od.amzOrder, "order"
 	if od.Payload != nil {
 		src, orderPath = od.Payload, "order.payload"
 	}
 	if !isNull(src.Orders) {
-		fe.add(orderPath+".Orders", "a getOrders list is not accepted: send one order with its items")
-		return nil, fe.err()
+		fe.Add(orderPath+".Orders", "a getOrders list is not accepted: send one order with its items")
+		return nil, fe.Err()
 	}
 
 	var items []item
 	itemsPath := "items"
-	switch firstByte(b.Items) {
+	switch channeljson.FirstByte(b.Items) {
 	case '[':
-		if err := unmarshal(b.Items, &items); err != nil {
-			return nil, decodeError(b.Items, "items", err)
+		if err := channeljson.Unmarshal(b.Items, &items); err != nil {
+			return nil, channeljson.DecodeError(b.Items, "items", err)
 		}
 	case '{':
 		var id itemsDoc
-		if err := unmarshal(b.Items, &id); err != nil {
-			return nil, decodeError(b.Items, "items", err)
+		if err := channeljson.Unmarshal(b.Items, &id); err != nil {
+			return nil, channeljson.DecodeError(b.Items, "items", err)
 		}
 		p := &id.itemsPayload
 		if id.Payload != nil {
 			p, itemsPath = id.Payload, "items.payload"
 		}
 		if p.NextToken != "" {
-			fe.add(itemsPath+".NextToken", "the item list has more pages: join every page of getOrderItems into one list")
+			fe.Add(itemsPath+".NextToken", "the item list has more pages: join every page of getOrderItems into one list")
 		}
 		if p.AmazonOrderID != "" && src.AmazonOrderID != "" && p.AmazonOrderID != src.AmazonOrderID {
-			fe.add(itemsPath+".AmazonOrderId", "items of order "+quote(p.AmazonOrderID)+", not of "+quote(src.AmazonOrderID))
+			fe.Add(itemsPath+".AmazonOrderId", "items of order "+channeljson.Quote(p.AmazonOrderID)+", not of "+channeljson.Quote(src.AmazonOrderID))
 		}
 		items = p.OrderItems
 		itemsPath += ".OrderItems"
 	default:
-		fe.add("items", "must be an object or an array")
-		return nil, fe.err()
+		fe.Add("items", "must be an object or an array")
+		return nil, fe.Err()
 	}
 
 	o := convert(src, orderPath, items, itemsPath, &fe)
-	if err := fe.err(); err != nil {
+	if err := fe.Err(); err != nil {
 		return nil, err
 	}
 	return []order.Order{o}, nil
@@ -246,17 +248,17 @@ func isNull(raw json.RawMessage) bool {
 
 // convert maps an order at orderPath and its items at itemsPath to a
 // canonical order, recording problems in fe.
-func convert(a *amzOrder, orderPath string, items []item, itemsPath string, fe *fieldErrors) order.Order {
+func convert(a *amzOrder, orderPath string, items []item, itemsPath string, fe *channeljson.FieldErrors) order.Order {
 	at := func(field string) string { return orderPath + "." + field }
 	o := order.Order{
 		Channel:    order.ChannelAmazon,
 		ExternalID: a.AmazonOrderID,
-		Number:     firstOf(a.SellerOrderID, a.AmazonOrderID),
+		Number:     cmp.Or(a.SellerOrderID, a.AmazonOrderID),
 		Lines:      make([]order.Line, len(items)),
 		Warnings:   make([]order.Warning, 0),
 	}
 	if o.ExternalID == "" {
-		fe.add(at("AmazonOrderId"), "required")
+		fe.Add(at("AmazonOrderId"), "required")
 	}
 	warn := func(code, msg string) { o.Warnings = append(o.Warnings, order.Warning{Code: code, Message: msg}) }
 
@@ -264,21 +266,21 @@ func convert(a *amzOrder, orderPath string, items []item, itemsPath string, fe *
 	switch {
 	case a.OrderTotal != nil:
 		o.Currency = a.OrderTotal.CurrencyCode
-		if !fe.currency(o.Currency, at("OrderTotal.CurrencyCode")) {
+		if !fe.Currency(o.Currency, at("OrderTotal.CurrencyCode")) {
 			return o
 		}
 	default:
 		for i := range items {
 			if m := items[i].ItemPrice; m != nil {
 				o.Currency = m.CurrencyCode
-				if !fe.currency(o.Currency, itemsPath+"["+strconv.Itoa(i)+"].ItemPrice.CurrencyCode") {
+				if !fe.Currency(o.Currency, itemsPath+"["+strconv.Itoa(i)+"].ItemPrice.CurrencyCode") {
 					return o
 				}
 				break
 			}
 		}
 		if o.Currency == "" {
-			fe.add(at("OrderTotal"), "required: neither the order nor its items state a currency")
+			fe.Add(at("OrderTotal"), "required: neither the order nor its items state a currency")
 			return o
 		}
 	}
@@ -290,18 +292,18 @@ func convert(a *amzOrder, orderPath string, items []item, itemsPath string, fe *
 		switch m.CurrencyCode {
 		case cur:
 		case "":
-			fe.add(path+".CurrencyCode", "required")
+			fe.Add(path+".CurrencyCode", "required")
 			return 0
 		default:
-			fe.add(path+".CurrencyCode", "must be "+cur+", the order's currency, not "+quote(m.CurrencyCode))
+			fe.Add(path+".CurrencyCode", "must be "+cur+", the order's currency, not "+channeljson.Quote(m.CurrencyCode))
 			return 0
 		}
-		return fe.amount(m.Amount, cur, path+".Amount")
+		return fe.Amount(m.Amount, cur, path+".Amount")
 	}
 
 	o.PaymentStatus, o.FulfillmentStatus = statuses(a.OrderStatus)
-	o.PlacedAt = fe.time(a.PurchaseDate, "", at("PurchaseDate"))
-	o.UpdatedAt = fe.time(a.LastUpdateDate, "", at("LastUpdateDate"))
+	o.PlacedAt = fe.Time(a.PurchaseDate, "", at("PurchaseDate"))
+	o.UpdatedAt = fe.Time(a.LastUpdateDate, "", at("LastUpdateDate"))
 	if bi := a.BuyerInfo; bi != nil {
 		o.Customer.Name, o.Customer.Email = bi.BuyerName, bi.BuyerEmail
 		o.Terms.PONumber = bi.PurchaseOrderNumber
@@ -312,11 +314,11 @@ func convert(a *amzOrder, orderPath string, items []item, itemsPath string, fe *
 	}
 	if ad := a.BillingAddress; ad != nil {
 		o.BillingAddress = ad.canonical()
-		o.Customer.Phone = firstOf(o.Customer.Phone, ad.Phone)
+		o.Customer.Phone = cmp.Or(o.Customer.Phone, ad.Phone)
 	}
 
 	var fees int64
-	sum := func(total *int64, v int64, path string) { *total = fe.plus(*total, v, path) }
+	sum := func(total *int64, v int64, path string) { *total = fe.Plus(*total, v, path) }
 	for i := range items {
 		it := &items[i]
 		ip := itemsPath + "[" + strconv.Itoa(i) + "]"
@@ -324,7 +326,7 @@ func convert(a *amzOrder, orderPath string, items []item, itemsPath string, fe *
 		l := order.Line{
 			SKU:      it.SellerSKU,
 			Title:    it.Title,
-			Quantity: fe.integer(it.QuantityOrdered, ip+".QuantityOrdered"),
+			Quantity: fe.Integer(it.QuantityOrdered, ip+".QuantityOrdered"),
 			Discount: amount(it.PromotionDiscount, ip+".PromotionDiscount"),
 			Tax:      amount(it.ItemTax, ip+".ItemTax"),
 		}
@@ -338,9 +340,9 @@ func convert(a *amzOrder, orderPath string, items []item, itemsPath string, fe *
 		default:
 			l.UnitPrice = price
 		}
-		l.Total = fe.plus(fe.minus(price, l.Discount, ip+".PromotionDiscount"), l.Tax, ip+".ItemTax")
+		l.Total = fe.Plus(fe.Minus(price, l.Discount, ip+".PromotionDiscount"), l.Tax, ip+".ItemTax")
 		if l.SKU == "" {
-			warn("line.sku_missing", ip+" has no SellerSKU; its ASIN is "+quote(it.ASIN))
+			warn("line.sku_missing", ip+" has no SellerSKU; its ASIN is "+channeljson.Quote(it.ASIN))
 		}
 		o.Lines[i] = l
 
@@ -365,8 +367,8 @@ func convert(a *amzOrder, orderPath string, items []item, itemsPath string, fe *
 		o.Total = amount(a.OrderTotal, at("OrderTotal"))
 	} else {
 		tp := at("OrderTotal")
-		o.Total = fe.plus(fe.plus(fe.minus(o.Subtotal, o.DiscountTotal, tp), o.ShippingTotal, tp), o.TaxTotal, tp)
-		warn("totals.not_stated", "the order has no OrderTotal (status "+quote(a.OrderStatus)+"); the total is computed from the items")
+		o.Total = fe.Plus(fe.Plus(fe.Minus(o.Subtotal, o.DiscountTotal, tp), o.ShippingTotal, tp), o.TaxTotal, tp)
+		warn("totals.not_stated", "the order has no OrderTotal (status "+channeljson.Quote(a.OrderStatus)+"); the total is computed from the items")
 	}
 	return o
 }
@@ -406,14 +408,4 @@ func (a *address) canonical() order.Address {
 		PostalCode: a.PostalCode,
 		Country:    a.CountryCode,
 	}
-}
-
-// firstOf returns the first non-empty string.
-func firstOf(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }

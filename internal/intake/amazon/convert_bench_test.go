@@ -3,6 +3,8 @@ package amazon
 import (
 	"os"
 	"testing"
+
+	"github.com/ordergate/ordergate/internal/intake/channeljson"
 )
 
 // BenchmarkConvert times the mapping to a canonical order alone, on
@@ -16,15 +18,15 @@ func BenchmarkConvert(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := unmarshal(data, v); err != nil {
+		if err := channeljson.Unmarshal(data, v); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		var fe fieldErrors
+		var fe channeljson.FieldErrors
 		convert(od.Payload, "order.payload", id.Payload.OrderItems, "items.payload.OrderItems", &fe)
-		if err := fe.err(); err != nil {
+		if err := fe.Err(); err != nil {
 			b.Fatal(err)
 		}
 	}

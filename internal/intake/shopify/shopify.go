@@ -40,11 +40,13 @@
 package shopify
 
 import (
+	"cmp"
 	"encoding/json"
 	"strconv"
 	"strings"
 
 	"github.com/ordergate/ordergate"
+	"github.com/ordergate/ordergate/internal/intake/channeljson"
 	"github.com/ordergate/ordergate/internal/order"
 )
 
@@ -57,60 +59,60 @@ type body struct {
 }
 
 type shopifyOrder struct {
-	ID                  number         `json:"id"`
-	Name                string         `json:"name"`
-	Email               string         `json:"email"`
-	ContactEmail        string         `json:"contact_email"`
-	Phone               string         `json:"phone"`
-	Currency            string         `json:"currency"`
-	CreatedAt           string         `json:"created_at"`
-	ProcessedAt         string         `json:"processed_at"`
-	UpdatedAt           string         `json:"updated_at"`
-	FinancialStatus     string         `json:"financial_status"`
-	FulfillmentStatus   string         `json:"fulfillment_status"`
-	TaxesIncluded       bool           `json:"taxes_included"`
-	Test                bool           `json:"test"`
-	SubtotalPrice       number         `json:"subtotal_price"`
-	TotalLineItemsPrice number         `json:"total_line_items_price"`
-	TotalDiscounts      number         `json:"total_discounts"`
-	TotalTax            number         `json:"total_tax"`
-	TotalPrice          number         `json:"total_price"`
-	DiscountCodes       []discountCode `json:"discount_codes"`
-	TaxLines            []taxLine      `json:"tax_lines"`
-	ShippingLines       []shippingLine `json:"shipping_lines"`
-	LineItems           []lineItem     `json:"line_items"`
-	BillingAddress      *address       `json:"billing_address"`
-	ShippingAddress     *address       `json:"shipping_address"`
-	Customer            *customer      `json:"customer"`
+	ID                  channeljson.Number `json:"id"`
+	Name                string             `json:"name"`
+	Email               string             `json:"email"`
+	ContactEmail        string             `json:"contact_email"`
+	Phone               string             `json:"phone"`
+	Currency            string             `json:"currency"`
+	CreatedAt           string             `json:"created_at"`
+	ProcessedAt         string             `json:"processed_at"`
+	UpdatedAt           string             `json:"updated_at"`
+	FinancialStatus     string             `json:"financial_status"`
+	FulfillmentStatus   string             `json:"fulfillment_status"`
+	TaxesIncluded       bool               `json:"taxes_included"`
+	Test                bool               `json:"test"`
+	SubtotalPrice       channeljson.Number `json:"subtotal_price"`
+	TotalLineItemsPrice channeljson.Number `json:"total_line_items_price"`
+	TotalDiscounts      channeljson.Number `json:"total_discounts"`
+	TotalTax            channeljson.Number `json:"total_tax"`
+	TotalPrice          channeljson.Number `json:"total_price"`
+	DiscountCodes       []discountCode     `json:"discount_codes"`
+	TaxLines            []taxLine          `json:"tax_lines"`
+	ShippingLines       []shippingLine     `json:"shipping_lines"`
+	LineItems           []lineItem         `json:"line_items"`
+	BillingAddress      *address           `json:"billing_address"`
+	ShippingAddress     *address           `json:"shipping_address"`
+	Customer            *customer          `json:"customer"`
 }
 
 type discountCode struct {
-	Code   string `json:"code"`
-	Amount number `json:"amount"`
+	Code   string             `json:"code"`
+	Amount channeljson.Number `json:"amount"`
 }
 
 type taxLine struct {
-	Price number `json:"price"`
+	Price channeljson.Number `json:"price"`
 }
 
 type shippingLine struct {
-	Price number `json:"price"`
+	Price channeljson.Number `json:"price"`
 }
 
 type lineItem struct {
-	SKU                 string       `json:"sku"`
-	Name                string       `json:"name"`
-	Title               string       `json:"title"`
-	VariantID           number       `json:"variant_id"`
-	Quantity            number       `json:"quantity"`
-	Price               number       `json:"price"`
-	TotalDiscount       number       `json:"total_discount"`
-	DiscountAllocations []allocation `json:"discount_allocations"`
-	TaxLines            []taxLine    `json:"tax_lines"`
+	SKU                 string             `json:"sku"`
+	Name                string             `json:"name"`
+	Title               string             `json:"title"`
+	VariantID           channeljson.Number `json:"variant_id"`
+	Quantity            channeljson.Number `json:"quantity"`
+	Price               channeljson.Number `json:"price"`
+	TotalDiscount       channeljson.Number `json:"total_discount"`
+	DiscountAllocations []allocation       `json:"discount_allocations"`
+	TaxLines            []taxLine          `json:"tax_lines"`
 }
 
 type allocation struct {
-	Amount number `json:"amount"`
+	Amount channeljson.Number `json:"amount"`
 }
 
 type address struct {
@@ -143,21 +145,21 @@ type customer struct {
 // with Fields naming each JSON path at fault. A body with no order is
 // EUNPROCESSABLE too. Parse never panics.
 func Parse(data []byte) ([]order.Order, error) {
-	if c := firstByte(data); c != '{' {
+	if c := channeljson.FirstByte(data); c != '{' {
 		return nil, notObject(data, c)
 	}
 	var b body
-	if err := unmarshal(data, &b); err != nil {
-		return nil, decodeError(data, "", err)
+	if err := channeljson.Unmarshal(data, &b); err != nil {
+		return nil, channeljson.DecodeError(data, "", err)
 	}
-	var fe fieldErrors
+	var fe channeljson.FieldErrors
 	var out []order.Order
 	switch {
 	case b.Order != nil:
 		out = []order.Order{convert(b.Order, "order", &fe)}
 	case b.Orders != nil:
 		if len(b.Orders) == 0 {
-			fe.add("orders", "holds no order")
+			fe.Add("orders", "holds no order")
 		}
 		out = make([]order.Order, len(b.Orders))
 		for i := range b.Orders {
@@ -166,7 +168,7 @@ func Parse(data []byte) ([]order.Order, error) {
 	default:
 		out = []order.Order{convert(&b.shopifyOrder, "", &fe)}
 	}
-	if err := fe.err(); err != nil {
+	if err := fe.Err(); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -177,30 +179,30 @@ func notObject(data []byte, c byte) error {
 	if c == 0 {
 		return &ordergate.Error{Code: ordergate.EINVALID, Message: "empty body: want a Shopify order object"}
 	}
-	if err := unmarshal(data, new(json.RawMessage)); err != nil {
-		return decodeError(data, "", err)
+	if err := channeljson.Unmarshal(data, new(json.RawMessage)); err != nil {
+		return channeljson.DecodeError(data, "", err)
 	}
 	return &ordergate.Error{Code: ordergate.EUNPROCESSABLE, Message: "want a Shopify order object, {\"order\": …} or {\"orders\": […]}", Fields: map[string]string{"$": "must be an object"}}
 }
 
 // convert maps one Shopify order found at path (empty for a bare order)
 // to a canonical order, recording problems in fe.
-func convert(s *shopifyOrder, path string, fe *fieldErrors) order.Order {
-	at := func(field string) string { return joinPath(path, field) }
+func convert(s *shopifyOrder, path string, fe *channeljson.FieldErrors) order.Order {
+	at := func(field string) string { return channeljson.JoinPath(path, field) }
 	o := order.Order{
 		Channel:           order.ChannelShopify,
 		Lines:             make([]order.Line, len(s.LineItems)),
 		Warnings:          make([]order.Warning, 0),
-		ExternalID:        fe.id(s.ID, at("id")),
+		ExternalID:        fe.ID(s.ID, at("id")),
 		Number:            s.Name,
 		Currency:          s.Currency,
 		PaymentStatus:     s.FinancialStatus,
 		FulfillmentStatus: s.FulfillmentStatus,
 	}
-	if o.ExternalID == "" && s.ID.kind == "" {
-		fe.add(at("id"), "required")
+	if o.ExternalID == "" && s.ID.Kind == "" {
+		fe.Add(at("id"), "required")
 	}
-	if !fe.currency(s.Currency, at("currency")) {
+	if !fe.Currency(s.Currency, at("currency")) {
 		return o
 	}
 	if o.FulfillmentStatus == "" {
@@ -212,20 +214,20 @@ func convert(s *shopifyOrder, path string, fe *fieldErrors) order.Order {
 	if placed == "" {
 		placed, placedField = s.ProcessedAt, "processed_at"
 	}
-	o.PlacedAt = fe.time(placed, "", at(placedField))
-	o.UpdatedAt = fe.time(s.UpdatedAt, "", at("updated_at"))
+	o.PlacedAt = fe.Time(placed, "", at(placedField))
+	o.UpdatedAt = fe.Time(s.UpdatedAt, "", at("updated_at"))
 
-	o.Customer.Email = firstOf(s.Email, s.ContactEmail)
+	o.Customer.Email = cmp.Or(s.Email, s.ContactEmail)
 	o.Customer.Phone = s.Phone
 	if c := s.Customer; c != nil {
 		o.Customer.Name = joinName(c.FirstName, c.LastName)
-		o.Customer.Email = firstOf(o.Customer.Email, c.Email)
-		o.Customer.Phone = firstOf(o.Customer.Phone, c.Phone)
+		o.Customer.Email = cmp.Or(o.Customer.Email, c.Email)
+		o.Customer.Phone = cmp.Or(o.Customer.Phone, c.Phone)
 	}
 	if a := s.BillingAddress; a != nil {
 		o.BillingAddress = a.canonical()
-		o.Customer.Name = firstOf(o.Customer.Name, o.BillingAddress.Name)
-		o.Customer.Phone = firstOf(o.Customer.Phone, a.Phone)
+		o.Customer.Name = cmp.Or(o.Customer.Name, o.BillingAddress.Name)
+		o.Customer.Phone = cmp.Or(o.Customer.Phone, a.Phone)
 	}
 	if a := s.ShippingAddress; a != nil {
 		o.ShippingAddress = a.canonical()
@@ -237,30 +239,30 @@ func convert(s *shopifyOrder, path string, fe *fieldErrors) order.Order {
 		lp := at("line_items[" + strconv.Itoa(i) + "]")
 		l := order.Line{
 			SKU:       li.SKU,
-			Title:     firstOf(li.Name, li.Title),
-			Quantity:  fe.integer(li.Quantity, lp+".quantity"),
-			UnitPrice: fe.amount(li.Price, cur, lp+".price"),
+			Title:     cmp.Or(li.Name, li.Title),
+			Quantity:  fe.Integer(li.Quantity, lp+".quantity"),
+			UnitPrice: fe.Amount(li.Price, cur, lp+".price"),
 		}
 		if li.DiscountAllocations != nil {
 			for j := range li.DiscountAllocations {
 				p := lp + ".discount_allocations[" + strconv.Itoa(j) + "].amount"
-				l.Discount = fe.plus(l.Discount, fe.amount(li.DiscountAllocations[j].Amount, cur, p), p)
+				l.Discount = fe.Plus(l.Discount, fe.Amount(li.DiscountAllocations[j].Amount, cur, p), p)
 			}
 		} else {
-			l.Discount = fe.amount(li.TotalDiscount, cur, lp+".total_discount")
+			l.Discount = fe.Amount(li.TotalDiscount, cur, lp+".total_discount")
 		}
 		for j := range li.TaxLines {
 			p := lp + ".tax_lines[" + strconv.Itoa(j) + "].price"
-			l.Tax = fe.plus(l.Tax, fe.amount(li.TaxLines[j].Price, cur, p), p)
+			l.Tax = fe.Plus(l.Tax, fe.Amount(li.TaxLines[j].Price, cur, p), p)
 		}
-		gross := fe.times(l.Quantity, l.UnitPrice, lp+".price")
-		l.Total = fe.plus(fe.minus(gross, l.Discount, lp+".total_discount"), l.Tax, lp+".tax_lines")
-		subtotal = fe.plus(subtotal, gross, lp+".price")
-		lineDiscounts = fe.plus(lineDiscounts, l.Discount, lp+".total_discount")
-		lineTaxes = fe.plus(lineTaxes, l.Tax, lp+".tax_lines")
+		gross := fe.Times(l.Quantity, l.UnitPrice, lp+".price")
+		l.Total = fe.Plus(fe.Minus(gross, l.Discount, lp+".total_discount"), l.Tax, lp+".tax_lines")
+		subtotal = fe.Plus(subtotal, gross, lp+".price")
+		lineDiscounts = fe.Plus(lineDiscounts, l.Discount, lp+".total_discount")
+		lineTaxes = fe.Plus(lineTaxes, l.Tax, lp+".tax_lines")
 		if l.SKU == "" {
 			msg := "line_items[" + strconv.Itoa(i) + "] has no sku"
-			if v := li.VariantID.text; v != "" {
+			if v := li.VariantID.Text; v != "" {
 				msg += "; its variant_id is " + v
 			}
 			o.Warnings = append(o.Warnings, order.Warning{Code: "line.sku_missing", Message: msg})
@@ -270,18 +272,18 @@ func convert(s *shopifyOrder, path string, fe *fieldErrors) order.Order {
 
 	for i := range s.ShippingLines {
 		p := at("shipping_lines[" + strconv.Itoa(i) + "].price")
-		o.ShippingTotal = fe.plus(o.ShippingTotal, fe.amount(s.ShippingLines[i].Price, cur, p), p)
+		o.ShippingTotal = fe.Plus(o.ShippingTotal, fe.Amount(s.ShippingLines[i].Price, cur, p), p)
 	}
-	o.Subtotal = stated(fe, s.TotalLineItemsPrice, cur, at("total_line_items_price"), subtotal)
-	o.DiscountTotal = stated(fe, s.TotalDiscounts, cur, at("total_discounts"), lineDiscounts)
-	o.TaxTotal = stated(fe, s.TotalTax, cur, at("total_tax"), lineTaxes)
+	o.Subtotal = fe.Stated(s.TotalLineItemsPrice, cur, at("total_line_items_price"), subtotal)
+	o.DiscountTotal = fe.Stated(s.TotalDiscounts, cur, at("total_discounts"), lineDiscounts)
+	o.TaxTotal = fe.Stated(s.TotalTax, cur, at("total_tax"), lineTaxes)
 	tp := at("total_price")
-	o.Total = stated(fe, s.TotalPrice, cur, tp, fe.plus(fe.plus(fe.minus(o.Subtotal, o.DiscountTotal, tp), o.ShippingTotal, tp), o.TaxTotal, tp))
+	o.Total = fe.Stated(s.TotalPrice, cur, tp, fe.Plus(fe.Plus(fe.Minus(o.Subtotal, o.DiscountTotal, tp), o.ShippingTotal, tp), o.TaxTotal, tp))
 
 	var codes, orderTaxes int64
 	for i := range s.DiscountCodes {
 		p := at("discount_codes[" + strconv.Itoa(i) + "].amount")
-		codes = fe.plus(codes, fe.amount(s.DiscountCodes[i].Amount, cur, p), p)
+		codes = fe.Plus(codes, fe.Amount(s.DiscountCodes[i].Amount, cur, p), p)
 	}
 	if len(s.DiscountCodes) > 0 && codes != o.DiscountTotal {
 		o.Warnings = append(o.Warnings, order.Warning{Code: "totals.discount_codes_mismatch",
@@ -289,15 +291,15 @@ func convert(s *shopifyOrder, path string, fe *fieldErrors) order.Order {
 	}
 	for i := range s.TaxLines {
 		p := at("tax_lines[" + strconv.Itoa(i) + "].price")
-		orderTaxes = fe.plus(orderTaxes, fe.amount(s.TaxLines[i].Price, cur, p), p)
+		orderTaxes = fe.Plus(orderTaxes, fe.Amount(s.TaxLines[i].Price, cur, p), p)
 	}
 	if len(s.TaxLines) > 0 && orderTaxes != o.TaxTotal {
 		o.Warnings = append(o.Warnings, order.Warning{Code: "totals.tax_lines_mismatch",
 			Message: "tax_lines add up to " + order.FormatAmount(orderTaxes, cur) + " but total_tax is " + order.FormatAmount(o.TaxTotal, cur)})
 	}
-	if s.SubtotalPrice.set && s.TotalLineItemsPrice.set && s.TotalDiscounts.set {
-		sp := fe.amount(s.SubtotalPrice, cur, at("subtotal_price"))
-		if want := fe.minus(o.Subtotal, o.DiscountTotal, at("subtotal_price")); sp != want {
+	if s.SubtotalPrice.Set && s.TotalLineItemsPrice.Set && s.TotalDiscounts.Set {
+		sp := fe.Amount(s.SubtotalPrice, cur, at("subtotal_price"))
+		if want := fe.Minus(o.Subtotal, o.DiscountTotal, at("subtotal_price")); sp != want {
 			o.Warnings = append(o.Warnings, order.Warning{Code: "totals.channel_subtotal_mismatch",
 				Message: "subtotal_price " + order.FormatAmount(sp, cur) + " is not total_line_items_price − total_discounts = " + order.FormatAmount(want, cur)})
 		}
@@ -312,37 +314,18 @@ func convert(s *shopifyOrder, path string, fe *fieldErrors) order.Order {
 	return o
 }
 
-// stated returns the channel's figure n when the payload has it, and
-// computed otherwise.
-func stated(fe *fieldErrors, n number, currency, path string, computed int64) int64 {
-	if !n.set && n.kind == "" {
-		return computed
-	}
-	return fe.amount(n, currency, path)
-}
-
 // canonical maps a Shopify address; Region prefers the province code.
 func (a *address) canonical() order.Address {
 	return order.Address{
-		Name:       firstOf(a.Name, joinName(a.FirstName, a.LastName)),
+		Name:       cmp.Or(a.Name, joinName(a.FirstName, a.LastName)),
 		Company:    a.Company,
 		Line1:      a.Address1,
 		Line2:      a.Address2,
 		City:       a.City,
-		Region:     firstOf(a.ProvinceCode, a.Province),
+		Region:     cmp.Or(a.ProvinceCode, a.Province),
 		PostalCode: a.Zip,
 		Country:    a.CountryCode,
 	}
-}
-
-// firstOf returns the first non-empty string.
-func firstOf(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // joinName joins a first and last name with a space, skipping empty parts.

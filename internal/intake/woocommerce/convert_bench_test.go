@@ -3,6 +3,8 @@ package woocommerce
 import (
 	"os"
 	"testing"
+
+	"github.com/ordergate/ordergate/internal/intake/channeljson"
 )
 
 // BenchmarkConvert times the mapping to canonical orders alone, on a body
@@ -13,14 +15,14 @@ func BenchmarkConvert(b *testing.B) {
 		b.Fatal(err)
 	}
 	var body body
-	if err := unmarshal(data, &body); err != nil {
+	if err := channeljson.Unmarshal(data, &body); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		var fe fieldErrors
+		var fe channeljson.FieldErrors
 		convert(&body.wooOrder, "", &fe)
-		if err := fe.err(); err != nil {
+		if err := fe.Err(); err != nil {
 			b.Fatal(err)
 		}
 	}

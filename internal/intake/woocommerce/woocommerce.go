@@ -44,12 +44,14 @@
 package woocommerce
 
 import (
+	"cmp"
 	"encoding/json"
 	"html"
 	"strconv"
 	"strings"
 
 	"github.com/ordergate/ordergate"
+	"github.com/ordergate/ordergate/internal/intake/channeljson"
 	"github.com/ordergate/ordergate/internal/order"
 )
 
@@ -65,26 +67,26 @@ type body struct {
 }
 
 type wooOrder struct {
-	ID               number `json:"id"`
-	Number           number `json:"number"`
-	OrderNumber      number `json:"order_number"`
-	Status           string `json:"status"`
-	Currency         string `json:"currency"`
-	DateCreated      string `json:"date_created"`
-	DateCreatedGMT   string `json:"date_created_gmt"`
-	DateModified     string `json:"date_modified"`
-	DateModifiedGMT  string `json:"date_modified_gmt"`
-	CreatedAt        string `json:"created_at"`
-	UpdatedAt        string `json:"updated_at"`
-	PricesIncludeTax bool   `json:"prices_include_tax"`
+	ID               channeljson.Number `json:"id"`
+	Number           channeljson.Number `json:"number"`
+	OrderNumber      channeljson.Number `json:"order_number"`
+	Status           string             `json:"status"`
+	Currency         string             `json:"currency"`
+	DateCreated      string             `json:"date_created"`
+	DateCreatedGMT   string             `json:"date_created_gmt"`
+	DateModified     string             `json:"date_modified"`
+	DateModifiedGMT  string             `json:"date_modified_gmt"`
+	CreatedAt        string             `json:"created_at"`
+	UpdatedAt        string             `json:"updated_at"`
+	PricesIncludeTax bool               `json:"prices_include_tax"`
 
-	Subtotal      number `json:"subtotal"`
-	DiscountTotal number `json:"discount_total"`
-	TotalDiscount number `json:"total_discount"`
-	ShippingTotal number `json:"shipping_total"`
-	TotalShipping number `json:"total_shipping"`
-	TotalTax      number `json:"total_tax"`
-	Total         number `json:"total"`
+	Subtotal      channeljson.Number `json:"subtotal"`
+	DiscountTotal channeljson.Number `json:"discount_total"`
+	TotalDiscount channeljson.Number `json:"total_discount"`
+	ShippingTotal channeljson.Number `json:"shipping_total"`
+	TotalShipping channeljson.Number `json:"total_shipping"`
+	TotalTax      channeljson.Number `json:"total_tax"`
+	Total         channeljson.Number `json:"total"`
 
 	Billing         *address  `json:"billing"`
 	Shipping        *address  `json:"shipping"`
@@ -100,36 +102,36 @@ type wooOrder struct {
 }
 
 type lineItem struct {
-	Name        string `json:"name"`
-	SKU         string `json:"sku"`
-	ProductID   number `json:"product_id"`
-	VariationID number `json:"variation_id"`
-	Quantity    number `json:"quantity"`
-	Subtotal    number `json:"subtotal"`
-	Total       number `json:"total"`
-	TotalTax    number `json:"total_tax"`
-	Price       number `json:"price"`
+	Name        string             `json:"name"`
+	SKU         string             `json:"sku"`
+	ProductID   channeljson.Number `json:"product_id"`
+	VariationID channeljson.Number `json:"variation_id"`
+	Quantity    channeljson.Number `json:"quantity"`
+	Subtotal    channeljson.Number `json:"subtotal"`
+	Total       channeljson.Number `json:"total"`
+	TotalTax    channeljson.Number `json:"total_tax"`
+	Price       channeljson.Number `json:"price"`
 }
 
 type taxLine struct {
-	TaxTotal         number `json:"tax_total"`          // v3
-	ShippingTaxTotal number `json:"shipping_tax_total"` // v3
-	Total            number `json:"total"`              // legacy
+	TaxTotal         channeljson.Number `json:"tax_total"`          // v3
+	ShippingTaxTotal channeljson.Number `json:"shipping_tax_total"` // v3
+	Total            channeljson.Number `json:"total"`              // legacy
 }
 
 type shippingLine struct {
-	Total number `json:"total"`
+	Total channeljson.Number `json:"total"`
 }
 
 type feeLine struct {
-	Name  string `json:"name"`
-	Total number `json:"total"`
+	Name  string             `json:"name"`
+	Total channeljson.Number `json:"total"`
 }
 
 type couponLine struct {
-	Code     string `json:"code"`
-	Discount number `json:"discount"`
-	Amount   number `json:"amount"` // legacy
+	Code     string             `json:"code"`
+	Discount channeljson.Number `json:"discount"`
+	Amount   channeljson.Number `json:"amount"` // legacy
 }
 
 type address struct {
@@ -161,19 +163,19 @@ type customer struct {
 // JSON path at fault. A body with no order is EUNPROCESSABLE too. Parse
 // never panics.
 func Parse(data []byte) ([]order.Order, error) {
-	var fe fieldErrors
+	var fe channeljson.FieldErrors
 	var out []order.Order
-	switch firstByte(data) {
+	switch channeljson.FirstByte(data) {
 	case '[':
 		var list []wooOrder
-		if err := unmarshal(data, &list); err != nil {
-			return nil, decodeError(data, "", err)
+		if err := channeljson.Unmarshal(data, &list); err != nil {
+			return nil, channeljson.DecodeError(data, "", err)
 		}
 		out = convertAll(list, "", &fe)
 	case '{':
 		var b body
-		if err := unmarshal(data, &b); err != nil {
-			return nil, decodeError(data, "", err)
+		if err := channeljson.Unmarshal(data, &b); err != nil {
+			return nil, channeljson.DecodeError(data, "", err)
 		}
 		switch {
 		case b.Order != nil:
@@ -186,22 +188,22 @@ func Parse(data []byte) ([]order.Order, error) {
 	case 0:
 		return nil, &ordergate.Error{Code: ordergate.EINVALID, Message: "empty body: want a WooCommerce order"}
 	default:
-		if err := unmarshal(data, new(json.RawMessage)); err != nil {
-			return nil, decodeError(data, "", err)
+		if err := channeljson.Unmarshal(data, new(json.RawMessage)); err != nil {
+			return nil, channeljson.DecodeError(data, "", err)
 		}
 		return nil, &ordergate.Error{Code: ordergate.EUNPROCESSABLE, Message: "want a WooCommerce order object or an array of them",
 			Fields: map[string]string{"$": "must be an object or an array"}}
 	}
-	if err := fe.err(); err != nil {
+	if err := fe.Err(); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
 // convertAll converts a list of orders found at path.
-func convertAll(list []wooOrder, path string, fe *fieldErrors) []order.Order {
+func convertAll(list []wooOrder, path string, fe *channeljson.FieldErrors) []order.Order {
 	if len(list) == 0 {
-		fe.add(firstOf(path, "$"), "holds no order")
+		fe.Add(cmp.Or(path, "$"), "holds no order")
 	}
 	out := make([]order.Order, len(list))
 	for i := range list {
@@ -212,45 +214,45 @@ func convertAll(list []wooOrder, path string, fe *fieldErrors) []order.Order {
 
 // convert maps one WooCommerce order found at path (empty for a bare
 // order) to a canonical order, recording problems in fe.
-func convert(w *wooOrder, path string, fe *fieldErrors) order.Order {
-	at := func(field string) string { return joinPath(path, field) }
+func convert(w *wooOrder, path string, fe *channeljson.FieldErrors) order.Order {
+	at := func(field string) string { return channeljson.JoinPath(path, field) }
 	o := order.Order{
 		Channel:    order.ChannelWooCommerce,
-		ExternalID: fe.id(w.ID, at("id")),
+		ExternalID: fe.ID(w.ID, at("id")),
 		Currency:   w.Currency,
 		Lines:      make([]order.Line, len(w.LineItems)),
 		Warnings:   make([]order.Warning, 0),
 	}
-	if o.ExternalID == "" && w.ID.kind == "" {
-		fe.add(at("id"), "required")
+	if o.ExternalID == "" && w.ID.Kind == "" {
+		fe.Add(at("id"), "required")
 	}
-	if !fe.currency(w.Currency, at("currency")) {
+	if !fe.Currency(w.Currency, at("currency")) {
 		return o
 	}
 	cur := w.Currency
-	o.Number = fe.id(w.Number, at("number"))
+	o.Number = fe.ID(w.Number, at("number"))
 	if o.Number == "" {
-		o.Number = fe.id(w.OrderNumber, at("order_number"))
+		o.Number = fe.ID(w.OrderNumber, at("order_number"))
 	}
 	o.PaymentStatus, o.FulfillmentStatus = statuses(w.Status)
 	warn := func(code, msg string) { o.Warnings = append(o.Warnings, order.Warning{Code: code, Message: msg}) }
 
 	switch {
 	case w.DateCreatedGMT != "":
-		o.PlacedAt = fe.time(w.DateCreatedGMT, gmtLayout, at("date_created_gmt"))
+		o.PlacedAt = fe.Time(w.DateCreatedGMT, gmtLayout, at("date_created_gmt"))
 	case w.CreatedAt != "":
-		o.PlacedAt = fe.time(w.CreatedAt, gmtLayout, at("created_at"))
+		o.PlacedAt = fe.Time(w.CreatedAt, gmtLayout, at("created_at"))
 	case w.DateCreated != "":
-		o.PlacedAt = fe.time(w.DateCreated, gmtLayout, at("date_created"))
+		o.PlacedAt = fe.Time(w.DateCreated, gmtLayout, at("date_created"))
 		warn("date.site_local", "date_created_gmt is missing; the site-local date_created was taken as UTC")
 	}
 	switch {
 	case w.DateModifiedGMT != "":
-		o.UpdatedAt = fe.time(w.DateModifiedGMT, gmtLayout, at("date_modified_gmt"))
+		o.UpdatedAt = fe.Time(w.DateModifiedGMT, gmtLayout, at("date_modified_gmt"))
 	case w.UpdatedAt != "":
-		o.UpdatedAt = fe.time(w.UpdatedAt, gmtLayout, at("updated_at"))
+		o.UpdatedAt = fe.Time(w.UpdatedAt, gmtLayout, at("updated_at"))
 	case w.DateModified != "":
-		o.UpdatedAt = fe.time(w.DateModified, gmtLayout, at("date_modified"))
+		o.UpdatedAt = fe.Time(w.DateModified, gmtLayout, at("date_modified"))
 	}
 
 	billing := w.Billing
@@ -269,8 +271,8 @@ func convert(w *wooOrder, path string, fe *fieldErrors) order.Order {
 		o.ShippingAddress = shipping.canonical()
 	}
 	if c := w.Customer; c != nil {
-		o.Customer.Email = firstOf(o.Customer.Email, c.Email)
-		o.Customer.Name = firstOf(o.Customer.Name, joinName(c.FirstName, c.LastName))
+		o.Customer.Email = cmp.Or(o.Customer.Email, c.Email)
+		o.Customer.Name = cmp.Or(o.Customer.Name, joinName(c.FirstName, c.LastName))
 	}
 
 	var subtotal, lineDiscounts, lineTaxes int64
@@ -280,13 +282,13 @@ func convert(w *wooOrder, path string, fe *fieldErrors) order.Order {
 		l := order.Line{
 			SKU:      li.SKU,
 			Title:    html.UnescapeString(li.Name),
-			Quantity: fe.integer(li.Quantity, lp+".quantity"),
-			Tax:      fe.amount(li.TotalTax, cur, lp+".total_tax"),
+			Quantity: fe.Integer(li.Quantity, lp+".quantity"),
+			Tax:      fe.Amount(li.TotalTax, cur, lp+".total_tax"),
 		}
 		var gross int64
-		if li.Subtotal.set || li.Subtotal.kind != "" {
-			fe.isNumber(li.Price, lp+".price") // unrounded; only its kind is checked
-			gross = fe.amount(li.Subtotal, cur, lp+".subtotal")
+		if li.Subtotal.Present() {
+			fe.IsNumber(li.Price, lp+".price") // unrounded; only its kind is checked
+			gross = fe.Amount(li.Subtotal, cur, lp+".subtotal")
 			if l.Quantity > 0 {
 				l.UnitPrice = gross / l.Quantity
 				if gross%l.Quantity != 0 {
@@ -296,24 +298,24 @@ func convert(w *wooOrder, path string, fe *fieldErrors) order.Order {
 				}
 			}
 		} else {
-			l.UnitPrice = fe.amount(li.Price, cur, lp+".price")
-			gross = fe.times(l.Quantity, l.UnitPrice, lp+".price")
+			l.UnitPrice = fe.Amount(li.Price, cur, lp+".price")
+			gross = fe.Times(l.Quantity, l.UnitPrice, lp+".price")
 		}
 		net := gross
-		if li.Total.set || li.Total.kind != "" {
-			net = fe.amount(li.Total, cur, lp+".total")
+		if li.Total.Present() {
+			net = fe.Amount(li.Total, cur, lp+".total")
 		}
-		l.Discount = fe.minus(gross, net, lp+".total")
-		l.Total = fe.plus(net, l.Tax, lp+".total_tax")
-		subtotal = fe.plus(subtotal, gross, lp+".subtotal")
-		lineDiscounts = fe.plus(lineDiscounts, l.Discount, lp+".total")
-		lineTaxes = fe.plus(lineTaxes, l.Tax, lp+".total_tax")
+		l.Discount = fe.Minus(gross, net, lp+".total")
+		l.Total = fe.Plus(net, l.Tax, lp+".total_tax")
+		subtotal = fe.Plus(subtotal, gross, lp+".subtotal")
+		lineDiscounts = fe.Plus(lineDiscounts, l.Discount, lp+".total")
+		lineTaxes = fe.Plus(lineTaxes, l.Tax, lp+".total_tax")
 		if l.SKU == "" {
 			msg := "line_items[" + strconv.Itoa(i) + "] has no sku"
-			if p := li.ProductID.text; p != "" {
+			if p := li.ProductID.Text; p != "" {
 				msg += "; its product_id is " + p
 			}
-			if v := li.VariationID.text; v != "" && v != "0" {
+			if v := li.VariationID.Text; v != "" && v != "0" {
 				msg += ", variation_id " + v
 			}
 			warn("line.sku_missing", msg)
@@ -324,17 +326,17 @@ func convert(w *wooOrder, path string, fe *fieldErrors) order.Order {
 	var shippingLines, fees int64
 	for i := range w.ShippingLines {
 		p := at("shipping_lines[" + strconv.Itoa(i) + "].total")
-		shippingLines = fe.plus(shippingLines, fe.amount(w.ShippingLines[i].Total, cur, p), p)
+		shippingLines = fe.Plus(shippingLines, fe.Amount(w.ShippingLines[i].Total, cur, p), p)
 	}
 	for i := range w.FeeLines {
 		p := at("fee_lines[" + strconv.Itoa(i) + "].total")
-		fees = fe.plus(fees, fe.amount(w.FeeLines[i].Total, cur, p), p)
+		fees = fe.Plus(fees, fe.Amount(w.FeeLines[i].Total, cur, p), p)
 	}
 
-	o.Subtotal = stated(fe, w.Subtotal, cur, at("subtotal"), subtotal)
-	o.DiscountTotal = stated(fe, either(w.DiscountTotal, w.TotalDiscount), cur, at(pick(w.DiscountTotal, "discount_total", "total_discount")), lineDiscounts)
-	o.ShippingTotal = stated(fe, either(w.ShippingTotal, w.TotalShipping), cur, at(pick(w.ShippingTotal, "shipping_total", "total_shipping")), shippingLines)
-	o.ShippingTotal = fe.plus(o.ShippingTotal, fees, at("fee_lines"))
+	o.Subtotal = fe.Stated(w.Subtotal, cur, at("subtotal"), subtotal)
+	o.DiscountTotal = fe.Stated(either(w.DiscountTotal, w.TotalDiscount), cur, at(pick(w.DiscountTotal, "discount_total", "total_discount")), lineDiscounts)
+	o.ShippingTotal = fe.Stated(either(w.ShippingTotal, w.TotalShipping), cur, at(pick(w.ShippingTotal, "shipping_total", "total_shipping")), shippingLines)
+	o.ShippingTotal = fe.Plus(o.ShippingTotal, fees, at("fee_lines"))
 	if len(w.FeeLines) > 0 {
 		warn("totals.fees_in_shipping", "fee_lines adding up to "+order.FormatAmount(fees, cur)+" are counted in shipping_total")
 	}
@@ -342,20 +344,20 @@ func convert(w *wooOrder, path string, fe *fieldErrors) order.Order {
 	for i := range w.TaxLines {
 		t := &w.TaxLines[i]
 		p := at("tax_lines[" + strconv.Itoa(i) + "]")
-		if t.TaxTotal.set || t.ShippingTaxTotal.set {
-			orderTaxes = fe.plus(orderTaxes, fe.amount(t.TaxTotal, cur, p+".tax_total"), p)
-			orderTaxes = fe.plus(orderTaxes, fe.amount(t.ShippingTaxTotal, cur, p+".shipping_tax_total"), p)
+		if t.TaxTotal.Set || t.ShippingTaxTotal.Set {
+			orderTaxes = fe.Plus(orderTaxes, fe.Amount(t.TaxTotal, cur, p+".tax_total"), p)
+			orderTaxes = fe.Plus(orderTaxes, fe.Amount(t.ShippingTaxTotal, cur, p+".shipping_tax_total"), p)
 		} else {
-			orderTaxes = fe.plus(orderTaxes, fe.amount(t.Total, cur, p+".total"), p)
+			orderTaxes = fe.Plus(orderTaxes, fe.Amount(t.Total, cur, p+".total"), p)
 		}
 	}
 	computedTax := lineTaxes
 	if len(w.TaxLines) > 0 {
 		computedTax = orderTaxes
 	}
-	o.TaxTotal = stated(fe, w.TotalTax, cur, at("total_tax"), computedTax)
+	o.TaxTotal = fe.Stated(w.TotalTax, cur, at("total_tax"), computedTax)
 	tp := at("total")
-	o.Total = stated(fe, w.Total, cur, tp, fe.plus(fe.plus(fe.minus(o.Subtotal, o.DiscountTotal, tp), o.ShippingTotal, tp), o.TaxTotal, tp))
+	o.Total = fe.Stated(w.Total, cur, tp, fe.Plus(fe.Plus(fe.Minus(o.Subtotal, o.DiscountTotal, tp), o.ShippingTotal, tp), o.TaxTotal, tp))
 
 	if len(w.TaxLines) > 0 && orderTaxes != o.TaxTotal {
 		warn("totals.tax_lines_mismatch", "tax_lines add up to "+order.FormatAmount(orderTaxes, cur)+" but total_tax is "+order.FormatAmount(o.TaxTotal, cur))
@@ -364,10 +366,10 @@ func convert(w *wooOrder, path string, fe *fieldErrors) order.Order {
 	for i := range w.CouponLines {
 		c := &w.CouponLines[i]
 		p := at("coupon_lines[" + strconv.Itoa(i) + "]")
-		if c.Discount.set || c.Discount.kind != "" {
-			coupons = fe.plus(coupons, fe.amount(c.Discount, cur, p+".discount"), p)
+		if c.Discount.Present() {
+			coupons = fe.Plus(coupons, fe.Amount(c.Discount, cur, p+".discount"), p)
 		} else {
-			coupons = fe.plus(coupons, fe.amount(c.Amount, cur, p+".amount"), p)
+			coupons = fe.Plus(coupons, fe.Amount(c.Amount, cur, p+".amount"), p)
 		}
 	}
 	if len(w.CouponLines) > 0 && coupons != o.DiscountTotal {
@@ -399,26 +401,17 @@ func statuses(status string) (payment, fulfillment string) {
 	return payment, fulfillment
 }
 
-// stated returns the channel's figure n when the payload has it, and
-// computed otherwise.
-func stated(fe *fieldErrors, n number, currency, path string, computed int64) int64 {
-	if !n.set && n.kind == "" {
-		return computed
-	}
-	return fe.amount(n, currency, path)
-}
-
 // either returns a when the payload has it, and b otherwise.
-func either(a, b number) number {
-	if a.set || a.kind != "" {
+func either(a, b channeljson.Number) channeljson.Number {
+	if a.Present() {
 		return a
 	}
 	return b
 }
 
 // pick returns the field name of either's choice.
-func pick(a number, aName, bName string) string {
-	if a.set || a.kind != "" {
+func pick(a channeljson.Number, aName, bName string) string {
+	if a.Present() {
 		return aName
 	}
 	return bName
@@ -436,16 +429,6 @@ func (a *address) canonical() order.Address {
 		PostalCode: a.Postcode,
 		Country:    a.Country,
 	}
-}
-
-// firstOf returns the first non-empty string.
-func firstOf(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // joinName joins a first and last name with a space, skipping empty parts.

@@ -1,10 +1,12 @@
-package woocommerce
-
-// The helpers in this file are the same in each channel package under
-// internal/intake (shopify, woocommerce, amazon); only the package clause
-// differs. They turn encoding/json errors into *ordergate.Error values that
-// name the JSON path at fault, and convert channel scalars into canonical
-// values while collecting every problem by path.
+// Package channeljson is the shared decoding vocabulary of the JSON channel
+// parsers under internal/intake (shopify, woocommerce, amazon).
+//
+// It turns encoding/json errors into *ordergate.Error values that name the
+// JSON path at fault (DecodeError), keeps JSON numbers as their text so
+// that no amount ever passes through float64 (Number), and converts channel
+// scalars into canonical values while collecting every problem by path
+// (FieldErrors). It knows nothing of any one channel's payload.
+package channeljson
 
 import (
 	"bytes"
@@ -20,58 +22,72 @@ import (
 	"github.com/ordergate/ordergate/internal/order"
 )
 
-// number is a JSON number or a string holding one, kept as its text so that
-// no value ever passes through float64. null leaves it unset. Any other
-// JSON value is remembered by kind and reported by the converter, which
-// knows the path.
-type number struct {
-	text string
-	set  bool
-	kind string // "bool", "object" or "array" when the value is not a number or string
+// Number is a JSON number or a string holding one, kept as its text so that
+// no value ever passes through float64. null or a missing field leaves it
+// unset. Any other JSON value is remembered by Kind and reported by the
+// FieldErrors converters, which know the path.
+type Number struct {
+	// Text is the number's text, or the string's contents.
+	Text string
+	// Set reports whether the value was a number or a string.
+	Set bool
+	// Kind is "bool", "object" or "array" when the value was none of a
+	// number, a string or null, and "string" for a string that could not
+	// be decoded; it is empty otherwise.
+	Kind string
+}
+
+// Present reports whether the payload gave n a value other than null, of
+// any kind.
+func (n Number) Present() bool {
+	return n.Set || n.Kind != ""
 }
 
 // UnmarshalJSON implements json.Unmarshaler. It never fails, so decoding
 // goes on and the converter reports a wrong kind with its path.
-func (n *number) UnmarshalJSON(b []byte) error {
-	*n = number{}
+func (n *Number) UnmarshalJSON(b []byte) error {
+	*n = Number{}
 	if len(b) == 0 {
 		return nil
 	}
 	switch b[0] {
 	case 'n':
 	case 't', 'f':
-		n.kind = "bool"
+		n.Kind = "bool"
 	case '{':
-		n.kind = "object"
+		n.Kind = "object"
 	case '[':
-		n.kind = "array"
+		n.Kind = "array"
 	case '"':
-		n.set = true
+		n.Set = true
 		if bytes.IndexByte(b, '\\') < 0 {
-			n.text = string(b[1 : len(b)-1])
+			n.Text = string(b[1 : len(b)-1])
 			return nil
 		}
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
-			n.kind = "string"
+			n.Kind = "string"
 			return nil
 		}
-		n.text = s
+		n.Text = s
 	default:
-		n.set = true
-		n.text = string(b)
+		n.Set = true
+		n.Text = string(b)
 	}
 	return nil
 }
 
-// fieldErrors collects problems by JSON path while a payload is converted.
-type fieldErrors struct {
+// FieldErrors collects problems by JSON path while a payload is converted.
+// Its converters record a problem and return a zero value instead of
+// failing, so that one pass reports every field at fault. The zero value
+// is ready to use.
+type FieldErrors struct {
 	fields map[string]string
 	first  string
 }
 
-// add records problem at path; the first problem at a path wins.
-func (fe *fieldErrors) add(path, problem string) {
+// Add records problem at path; the first problem at a path wins.
+func (fe *FieldErrors) Add(path, problem string) {
 	if fe.fields == nil {
 		fe.fields = make(map[string]string)
 		fe.first = path + ": " + problem
@@ -81,8 +97,9 @@ func (fe *fieldErrors) add(path, problem string) {
 	}
 }
 
-// err returns the collected problems as an EUNPROCESSABLE error, or nil.
-func (fe *fieldErrors) err() error {
+// Err returns the collected problems as an EUNPROCESSABLE *ordergate.Error
+// whose Fields map each path to its problem, or nil when there are none.
+func (fe *FieldErrors) Err() error {
 	if fe.fields == nil {
 		return nil
 	}
@@ -93,98 +110,110 @@ func (fe *fieldErrors) err() error {
 	return &ordergate.Error{Code: ordergate.EUNPROCESSABLE, Message: msg, Fields: fe.fields}
 }
 
-// amount converts n, an amount in currency, to minor units. An unset n is
+// Amount converts n, an amount in currency, to minor units. An unset n is
 // zero. Problems are recorded at path.
-func (fe *fieldErrors) amount(n number, currency, path string) int64 {
-	if !fe.isNumber(n, path) {
+func (fe *FieldErrors) Amount(n Number, currency, path string) int64 {
+	if !fe.IsNumber(n, path) {
 		return 0
 	}
-	v, err := order.ParseAmount(n.text, currency)
+	v, err := order.ParseAmount(n.Text, currency)
 	if err != nil {
 		switch {
 		case errors.Is(err, order.ErrSubMinorPrecision):
 			d, _ := order.MinorDigits(currency)
-			fe.add(path, fmt.Sprintf("amount %s has more decimals than %s allows (%d)", quote(n.text), currency, d))
+			fe.Add(path, fmt.Sprintf("amount %s has more decimals than %s allows (%d)", Quote(n.Text), currency, d))
 		case errors.Is(err, order.ErrUnknownCurrency):
 			// The currency itself is reported where it is read.
 		default:
-			fe.add(path, "not a decimal amount: "+quote(n.text))
+			fe.Add(path, "not a decimal amount: "+Quote(n.Text))
 		}
 		return 0
 	}
 	return v
 }
 
-// times returns a×b, recording a problem at path when it does not fit in
+// Stated returns the channel's figure n, an amount in currency, when the
+// payload has it, and computed otherwise. Problems are recorded at path.
+func (fe *FieldErrors) Stated(n Number, currency, path string, computed int64) int64 {
+	if !n.Present() {
+		return computed
+	}
+	return fe.Amount(n, currency, path)
+}
+
+// Times returns a×b, recording a problem at path when it does not fit in
 // int64 minor units.
-func (fe *fieldErrors) times(a, b int64, path string) int64 {
+func (fe *FieldErrors) Times(a, b int64, path string) int64 {
 	if a == 0 || b == 0 {
 		return 0
 	}
 	p := a * b
 	if p/b != a || (a == -1 && b == math.MinInt64) || (b == -1 && a == math.MinInt64) {
-		fe.add(path, "amount too large")
+		fe.Add(path, "amount too large")
 		return 0
 	}
 	return p
 }
 
-// plus returns a+b, recording a problem at path when it does not fit in
+// Plus returns a+b, recording a problem at path when it does not fit in
 // int64 minor units.
-func (fe *fieldErrors) plus(a, b int64, path string) int64 {
+func (fe *FieldErrors) Plus(a, b int64, path string) int64 {
 	s := a + b
 	if (b > 0 && s < a) || (b < 0 && s > a) {
-		fe.add(path, "amount too large")
+		fe.Add(path, "amount too large")
 		return 0
 	}
 	return s
 }
 
-// minus returns a−b, recording a problem at path when it does not fit in
+// Minus returns a−b, recording a problem at path when it does not fit in
 // int64 minor units.
-func (fe *fieldErrors) minus(a, b int64, path string) int64 {
+func (fe *FieldErrors) Minus(a, b int64, path string) int64 {
 	d := a - b
 	if (b > 0 && d > a) || (b < 0 && d < a) {
-		fe.add(path, "amount too large")
+		fe.Add(path, "amount too large")
 		return 0
 	}
 	return d
 }
 
-// integer converts n, which must be a whole number, to int64. An unset n
+// Integer converts n, which must be a whole number, to int64. An unset n
 // is zero. Problems are recorded at path.
-func (fe *fieldErrors) integer(n number, path string) int64 {
-	if !fe.isNumber(n, path) {
+func (fe *FieldErrors) Integer(n Number, path string) int64 {
+	if !fe.IsNumber(n, path) {
 		return 0
 	}
-	v, err := strconv.ParseInt(n.text, 10, 64)
+	v, err := strconv.ParseInt(n.Text, 10, 64)
 	if err != nil {
-		fe.add(path, "not a whole number: "+quote(n.text))
+		fe.Add(path, "not a whole number: "+Quote(n.Text))
 		return 0
 	}
 	return v
 }
 
-// id returns n as an identifier: the text of a number or of a string.
-func (fe *fieldErrors) id(n number, path string) string {
-	if !fe.isNumber(n, path) {
+// ID returns n as an identifier: the text of a number or of a string. An
+// unset n is empty. A wrong kind is recorded at path.
+func (fe *FieldErrors) ID(n Number, path string) string {
+	if !fe.IsNumber(n, path) {
 		return ""
 	}
-	return n.text
+	return n.Text
 }
 
-// isNumber reports whether n holds a value, recording a wrong kind.
-func (fe *fieldErrors) isNumber(n number, path string) bool {
-	if n.kind != "" {
-		fe.add(path, "must be a number or a string, not "+n.kind)
+// IsNumber reports whether n holds a number or a string, recording a
+// problem at path when it holds a value of another kind.
+func (fe *FieldErrors) IsNumber(n Number, path string) bool {
+	if n.Kind != "" {
+		fe.Add(path, "must be a number or a string, not "+n.Kind)
 		return false
 	}
-	return n.set
+	return n.Set
 }
 
-// time parses s, an RFC 3339 time or, when layout is given, a time in that
+// Time parses s, an RFC 3339 time or, when layout is given, a time in that
 // layout taken as UTC, and returns it in UTC. An empty s is the zero time.
-func (fe *fieldErrors) time(s, layout, path string) time.Time {
+// Problems are recorded at path.
+func (fe *FieldErrors) Time(s, layout, path string) time.Time {
 	if s == "" {
 		return time.Time{}
 	}
@@ -193,28 +222,28 @@ func (fe *fieldErrors) time(s, layout, path string) time.Time {
 		t, err = time.Parse(layout, s)
 	}
 	if err != nil {
-		fe.add(path, "not a date-time: "+quote(s))
+		fe.Add(path, "not a date-time: "+Quote(s))
 		return time.Time{}
 	}
 	return t.UTC()
 }
 
-// currency checks that code is a known ISO 4217 currency, recording a
+// Currency checks that code is a known ISO 4217 currency, recording a
 // problem at path when it is missing or unknown.
-func (fe *fieldErrors) currency(code, path string) bool {
+func (fe *FieldErrors) Currency(code, path string) bool {
 	if code == "" {
-		fe.add(path, "required")
+		fe.Add(path, "required")
 		return false
 	}
 	if _, ok := order.MinorDigits(code); !ok {
-		fe.add(path, "unknown currency "+quote(code))
+		fe.Add(path, "unknown currency "+Quote(code))
 		return false
 	}
 	return true
 }
 
-// quote renders s for a message, cut short when long.
-func quote(s string) string {
+// Quote renders s for a message, quoted and cut short when long.
+func Quote(s string) string {
 	const max = 40
 	if len(s) > max {
 		s = s[:max] + "…"
@@ -222,12 +251,12 @@ func quote(s string) string {
 	return strconv.Quote(s)
 }
 
-// decodeError turns an error from decoding data with encoding/json into an
+// DecodeError turns an error from decoding data with encoding/json into an
 // *ordergate.Error: EINVALID with the byte offset, line, column and path
 // for malformed JSON, EUNPROCESSABLE with the path for a value of the
 // wrong type. prefix is prepended to paths when data is part of a larger
 // body.
-func decodeError(data []byte, prefix string, err error) error {
+func DecodeError(data []byte, prefix string, err error) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
@@ -239,15 +268,15 @@ func decodeError(data []byte, prefix string, err error) error {
 			Message: msg,
 			Details: map[string]any{"offset": syn.Offset, "line": line, "column": col},
 		}
-		if p := joinPath(prefix, pathAt(data, math.MaxInt64)); p != "" {
+		if p := JoinPath(prefix, pathAt(data, math.MaxInt64)); p != "" {
 			e.Message = p + ": " + msg
 			e.Fields = map[string]string{p: msg}
 		}
 		return e
 	case errors.As(err, &typ):
-		p := joinPath(prefix, pathAt(data, typ.Offset))
+		p := JoinPath(prefix, pathAt(data, typ.Offset))
 		if p == "" {
-			p = joinPath(prefix, typ.Field)
+			p = JoinPath(prefix, typ.Field)
 		}
 		if p == "" {
 			p = "$"
@@ -370,11 +399,12 @@ func pathKey(k string, first bool) string {
 	case plain:
 		return "." + k
 	}
-	return "[" + quote(k) + "]"
+	return "[" + Quote(k) + "]"
 }
 
-// joinPath joins a path prefix and a path relative to it.
-func joinPath(prefix, rel string) string {
+// JoinPath joins a path prefix and a path relative to it, such as "order"
+// and "line_items[0]" into "order.line_items[0]"; either may be empty.
+func JoinPath(prefix, rel string) string {
 	switch {
 	case prefix == "":
 		return rel
@@ -386,14 +416,16 @@ func joinPath(prefix, rel string) string {
 	return prefix + "." + rel
 }
 
-// unmarshal decodes data into v with encoding/json.
-func unmarshal(data []byte, v any) error {
+// Unmarshal decodes data into v with encoding/json, whose errors
+// DecodeError turns into *ordergate.Error values. Parsers decode through it
+// so that the decoder and the error mapping change together.
+func Unmarshal(data []byte, v any) error {
 	return json.Unmarshal(data, v)
 }
 
-// firstByte returns the first byte of data that is not JSON white space,
+// FirstByte returns the first byte of data that is not JSON white space,
 // or 0.
-func firstByte(data []byte) byte {
+func FirstByte(data []byte) byte {
 	for _, c := range data {
 		switch c {
 		case ' ', '\t', '\n', '\r':
