@@ -32,6 +32,15 @@ func (s *Server) Handler() http.Handler {
 
 	mux.HandleFunc("GET /api/v1/admin/adoption", s.requireRoles(readerRoles, s.handleAdoption))
 
+	mux.HandleFunc("POST /api/v1/intake/{channel}", s.handleIntake)
+	mux.HandleFunc("POST /api/v1/orders", s.withOrders(s.handleOrderCreate))
+	mux.HandleFunc("GET /api/v1/orders", s.withOrders(s.handleOrderList))
+	mux.HandleFunc("GET /api/v1/orders/{id}", s.withOrders(s.handleOrderGet))
+	mux.HandleFunc("PATCH /api/v1/orders/{id}", s.withOrders(s.handleOrderPatch))
+	mux.HandleFunc("POST /api/v1/orders/{id}/cancel", s.withOrders(s.handleOrderCancel))
+	mux.HandleFunc("POST /api/v1/orders/{id}/approve", s.withOrders(s.handleOrderApprove))
+	mux.HandleFunc("GET /api/v1/orders/{id}/audit", s.withOrders(s.handleOrderAudit))
+
 	static, _ := fs.Sub(staticFS, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /{$}", s.handleHome)

@@ -44,6 +44,9 @@ type Server struct {
 	// MaxBody limits request bodies, in bytes.
 	MaxBody int64
 
+	// orders serves the order and intake endpoints; see EnableOrders.
+	orders *orderAPI
+
 	pages *template.Template
 }
 
@@ -85,7 +88,7 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 		if s.Secure {
 			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, s.MaxBody)
+		r.Body = http.MaxBytesReader(w, r.Body, s.bodyLimit(r))
 		next.ServeHTTP(w, r)
 	})
 }
