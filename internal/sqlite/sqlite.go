@@ -82,7 +82,15 @@ func Open(ctx context.Context, path string, chain *audit.Chain, clock ordergate.
 		db.Close()
 		return nil, err
 	}
-	return sqlstore.New(db, Dialect(), chain, clock), nil
+	writer, err := sql.Open("sqlite", DSN(path))
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	writer.SetMaxOpenConns(1)
+	s := sqlstore.New(db, Dialect(), chain, clock)
+	s.SetWriter(writer)
+	return s, nil
 }
 
 // checkHeader reads the file's first bytes before SQLite may touch it.

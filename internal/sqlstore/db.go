@@ -38,7 +38,9 @@ type Dialect struct {
 
 // DB is an ordergate database. Its methods implement the domain stores.
 type DB struct {
-	db      *sql.DB
+	db *sql.DB
+	// writer runs transactions; it is db unless SetWriter gave another.
+	writer  *sql.DB
 	dialect Dialect
 	chain   *audit.Chain
 	clock   ordergate.Clock
@@ -48,8 +50,14 @@ type DB struct {
 
 // New wraps an open database. chain links audit events; clock stamps rows.
 func New(db *sql.DB, d Dialect, chain *audit.Chain, clock ordergate.Clock) *DB {
-	return &DB{db: db, dialect: d, chain: chain, clock: clock}
+	return &DB{db: db, writer: db, dialect: d, chain: chain, clock: clock}
 }
+
+// SetWriter makes transactions run on w and reads on the pool given to
+// New. SQLite takes one writer at a time: a pool of one writing
+// connection queues writers fairly in Go instead of in SQLite's busy
+// handler, which sleeps and retries.
+func (db *DB) SetWriter(w *sql.DB) { db.writer = w }
 
 // SQL returns the underlying database handle.
 func (db *DB) SQL() *sql.DB { return db.db }
@@ -58,7 +66,12 @@ func (db *DB) SQL() *sql.DB { return db.db }
 func (db *DB) Dialect() string { return db.dialect.Name }
 
 // Close closes the database.
-func (db *DB) Close() error { return db.db.Close() }
+func (db *DB) Close() error {
+	if db.writer != db.db {
+		db.writer.Close()
+	}
+	return db.db.Close()
+}
 
 // Ping reports whether the database answers; EUNAVAILABLE when it does not.
 func (db *DB) Ping(ctx context.Context) error {
@@ -92,7 +105,7 @@ func (tx *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row 
 
 // inTx runs fn in a write transaction and commits when it returns nil.
 func (db *DB) inTx(ctx context.Context, fn func(tx *Tx) error) error {
-	sqlTx, err := db.db.BeginTx(ctx, nil)
+	sqlTx, err := db.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -118,7 +131,7 @@ func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 // Migrate applies the migrations not yet applied, each in its own
 // transaction, and returns how many it applied.
 func (db *DB) Migrate(ctx context.Context) (int, error) {
-	if _, err := db.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	if _, err := db.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
 		return 0, fmt.Errorf("create schema_migrations: %w", err)
 	}
