@@ -28,6 +28,7 @@ commands:
   audit verify   check the audit chain
   audit export   write audit events as JSON lines
   keys rotate    add a new encryption key and re-encrypt secrets
+  source add     register an order source (prints its secret once)
   report adoption  second-factor adoption per role
 
 Every flag also reads ORDERGATE_<FLAG> from the environment (e.g. ORDERGATE_DB).
@@ -69,7 +70,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return errUsage
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "user" || cmd == "audit" || cmd == "keys" || cmd == "report") && len(rest) > 0 {
+	if (cmd == "user" || cmd == "audit" || cmd == "keys" || cmd == "report" || cmd == "source") && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	switch cmd {
@@ -87,6 +88,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdAuditExport(ctx, rest, stdout, stderr)
 	case "report adoption":
 		return cmdReportAdoption(ctx, rest, stdout, stderr)
+	case "source add":
+		return cmdSourceAdd(ctx, rest, stdin, stdout, stderr)
 	case "keys rotate":
 		return cmdKeysRotate(ctx, rest, stdout, stderr)
 	case "-h", "--help", "help":

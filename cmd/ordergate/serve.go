@@ -15,6 +15,8 @@ import (
 	"github.com/ordergate/ordergate"
 	"github.com/ordergate/ordergate/internal/auth"
 	"github.com/ordergate/ordergate/internal/config"
+	"github.com/ordergate/ordergate/internal/intake"
+	"github.com/ordergate/ordergate/internal/order"
 	"github.com/ordergate/ordergate/internal/web"
 )
 
@@ -58,6 +60,8 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	srv := web.NewServer(svc, st, web.NewMetrics(), log)
 	srv.TrustedProxies = cfg.ProxyPrefixes
 	srv.Secure = pub.Scheme == "https" || *tlsCert != ""
+	srv.EnableOrders(intake.NewService(st, st.keys, ordergate.SystemClock{}, log),
+		order.NewService(st, ordergate.SystemClock{}, approvalRules(cfg)))
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
