@@ -45,8 +45,13 @@ func (db *DB) ThrottleFail(ctx context.Context, key string, t auth.Throttle, now
 	return l, err
 }
 
-// ThrottleReset forgets key's failures.
+// ThrottleReset forgets key's failures. Most successes follow no failure,
+// so it looks before it takes the write lock.
 func (db *DB) ThrottleReset(ctx context.Context, key string) error {
+	var n int
+	if err := db.queryRow(ctx, `SELECT count(*) FROM throttles WHERE key = $1`, key).Scan(&n); err != nil || n == 0 {
+		return err
+	}
 	return db.inTx(ctx, func(tx *Tx) error {
 		_, err := tx.exec(ctx, `DELETE FROM throttles WHERE key = $1`, key)
 		return err
