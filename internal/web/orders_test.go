@@ -549,3 +549,20 @@ func TestApproveStepUp(t *testing.T) {
 		t.Errorf("approval evidence = %v; want the totp step-up, rule and session", ev)
 	}
 }
+
+func TestUnknownCurrency(t *testing.T) {
+	e := startOrderEnv(t)
+	clerk, _ := e.person(t, "carol", time.Minute, "clerk")
+	body := bytes.Replace(fixture(t, "shopify/testdata/python-order.json"), []byte(`"currency": "USD"`), []byte(`"currency": "XYZ"`), 1)
+	if r := e.deliverShopify(t, body, shopifySecret, "wh-x"); r.Status != http.StatusUnprocessableEntity {
+		t.Errorf("Shopify order in XYZ = %d %s, want 422", r.Status, r.Body)
+	}
+	manual := manualOrder(100)
+	manual["currency"] = "XYZ"
+	if r := e.api(t, "POST", "/api/v1/orders", clerk, manual); r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), order.CodeCurrencyUnknown) {
+		t.Errorf("manual order in XYZ = %d %s, want 422 naming %s", r.Status, r.Body, order.CodeCurrencyUnknown)
+	}
+	if n := e.count(t, "orders"); n != 0 {
+		t.Errorf("orders stored = %d, want 0", n)
+	}
+}
