@@ -48,7 +48,15 @@ func (s *Service) secondStep(ctx context.Context, u *User, c Client, now time.Ti
 	}
 	enrolled := enrolledMethods(factors)
 	req := s.Policy.Require(u, c.IP, enrolled, now)
-	res := &LoginResult{Reasons: req.Reasons}
+	policyNeed := req.Need
+	lr, err := s.assessLogin(ctx, u, c, now)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := s.applyRisk(ctx, u, c, lr, &req, now); err != nil {
+		return "", nil, err
+	}
+	res := &LoginResult{Reasons: req.Reasons, Risk: lr}
 	if req.Reminder {
 		res.Deadline = req.Deadline
 	}
@@ -74,6 +82,9 @@ func (s *Service) secondStep(ctx context.Context, u *User, c Client, now time.Ti
 	if len(res.Methods) > 0 {
 		res.State = LoginMFARequired
 		return StatePending, res, nil
+	}
+	if ok, why := s.mayEnrollUnderRisk(lr, policyNeed, c.IP, req.Methods, enrolled); !ok {
+		return "", nil, s.denyLogin(ctx, u, c, lr, append(lr.Reasons(), why))
 	}
 	res.State = LoginEnrollmentRequired
 	res.Methods = slices.DeleteFunc(slices.Clone(req.Methods), func(m string) bool { return m == MethodBackupCode })
@@ -278,6 +289,7 @@ func (s *Service) CompleteLogin(ctx context.Context, sess *Session, u *User, met
 	if err != nil {
 		return nil, err
 	}
+	s.confirmLoginRisk(ctx, u, sess)
 	s.Log.Info("login", "event", "login.ok", "user_id", u.ID, "method", method, "aal", 2)
 	out := &LoginResult{State: LoginAuthenticated, Token: token, Session: next, User: u}
 	if method == MethodBackupCode {
@@ -430,6 +442,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, sess *Session, u *User, id, c
 		if res.Token, res.Session, err = s.upgrade(ctx, u, sess, ordergate.AMROTP, up); err != nil {
 			return nil, err
 		}
+		s.confirmLoginRisk(ctx, u, sess)
 	}
 	return res, nil
 }
@@ -485,7 +498,10 @@ func (s *Service) RemoveFactor(ctx context.Context, sess *Session, u *User, id s
 	}
 	ev := audit.Event{Action: "factor.removed", Outcome: audit.OutcomeOK, Actor: UserActor(u, sess), SubjectID: u.ID,
 		Data: map[string]any{"factor_id": f.ID, "type": f.Type, "name": f.Name}}
-	return s.Store.DeleteFactor(ctx, u.ID, id, ev)
+	if err := s.Store.DeleteFactor(ctx, u.ID, id, ev); err != nil {
+		return err
+	}
+	return s.ForgetRememberedDevices(ctx, UserActor(u, sess), u.ID, "factor_removed")
 }
 
 // RequireFresh returns an ESTEPUP error unless ac records one of methods

@@ -17,6 +17,9 @@ import (
 type Client struct {
 	IP        string
 	UserAgent string
+	// DeviceID is the browser's identifier from its verified device
+	// cookie; empty when it sent none.
+	DeviceID string
 }
 
 // Login states, as the login API answers them.
@@ -39,6 +42,9 @@ type LoginResult struct {
 	Deadline time.Time
 	// BackupCodesLeft is set when a backup code was used to sign in.
 	BackupCodesLeft *int
+	// Risk is the risk side of a password login; nil when adaptive
+	// authentication is off.
+	Risk *LoginRisk
 	// PostponesLeft is how many more times the user may put off an
 	// enrollment that a rollout phase in its grace period asks for.
 	PostponesLeft int
@@ -56,6 +62,8 @@ type Service struct {
 	Policy Policy
 	// Sealer encrypts factor secrets at rest.
 	Sealer Sealer
+	// Adaptive configures risk-based authentication; nil turns it off.
+	Adaptive *Adaptive
 }
 
 // NewService returns a Service with NIST default session timeouts and the
@@ -156,10 +164,14 @@ func (s *Service) Login(ctx context.Context, username, pw string, c Client) (*Lo
 	}
 	auth := ordergate.AuthContext{AAL: aal, AMR: []string{ordergate.AMRPassword}, AuthTime: started,
 		FactorTimes: map[string]time.Time{ordergate.AMRPassword: started}, ClientIP: c.IP, UserAgent: c.UserAgent}
+	auth.Risk = res.Risk.Reasons()
 	token, sess := s.newSession(u.ID, state, auth)
 	ev := audit.Event{At: started, Action: "login", Outcome: audit.OutcomeOK, Actor: UserActor(u, sess), SubjectID: u.ID,
 		Data: map[string]any{"state": res.State, "reasons": res.Reasons}}
 	if err := s.Store.CreateSession(ctx, sess, ev); err != nil {
+		return nil, err
+	}
+	if err := s.recordLoginRisk(ctx, u, sess, c, res); err != nil {
 		return nil, err
 	}
 	s.Log.Info("login", "event", "login.password_ok", "user_id", u.ID, "client_ip", c.IP, "state", res.State)
@@ -193,6 +205,9 @@ func (s *Service) loginFailed(ctx context.Context, u *User, username, reason str
 		return err
 	}
 	if _, err := s.Store.ThrottleFail(ctx, keys[1], AddressThrottle, now); err != nil {
+		return err
+	}
+	if err := s.recordFailedLogin(ctx, u, c, now); err != nil {
 		return err
 	}
 	ev := audit.Event{At: now, Action: "login", Outcome: audit.OutcomeFailed, Actor: anonymous(c),
