@@ -30,6 +30,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("ThrottleConcurrent", func(t *testing.T) { testThrottle(t, open(t)) })
 	t.Run("AuditChain", func(t *testing.T) { testAudit(t, open(t)) })
 	t.Run("AuditTamper", func(t *testing.T) { testAuditTamper(t, open) })
+	t.Run("Recovery", func(t *testing.T) { testRecovery(t, open) })
 	t.Run("Risk", func(t *testing.T) { testRisk(t, open(t)) })
 	t.Run("Orders", func(t *testing.T) { testOrders(t, open) })
 }
