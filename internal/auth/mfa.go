@@ -376,7 +376,8 @@ func (s *Service) BeginTOTP(ctx context.Context, sess *Session, u *User) (*TOTPE
 }
 
 // ConfirmResult is the answer to a factor confirmation. When the session
-// was enrollment-only it has been replaced by an active AAL2 session.
+// was enrollment-only or at AAL1 it has been replaced by an active AAL2
+// session.
 type ConfirmResult struct {
 	ID      string
 	Token   string
@@ -437,7 +438,9 @@ func (s *Service) ConfirmTOTP(ctx context.Context, sess *Session, u *User, id, c
 		return nil, err
 	}
 	res := &ConfirmResult{ID: f.ID}
-	if sess.State == StateEnrollment {
+	// Password and the factor just proven make AAL2; an AAL1 session that
+	// enrolled its first factor rises too, as it would at the next login.
+	if sess.State == StateEnrollment || sess.Auth.AAL < ordergate.AAL2 {
 		up := audit.Event{Action: "login.enrolled", Outcome: audit.OutcomeOK, SubjectID: u.ID, Data: map[string]any{"method": f.Type}}
 		if res.Token, res.Session, err = s.upgrade(ctx, u, sess, ordergate.AMROTP, up); err != nil {
 			return nil, err

@@ -67,7 +67,7 @@ func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setSessionCookie(w, res.Token, res.Session.ExpiresAt)
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	http.Redirect(w, r, signInNext(res.State), http.StatusSeeOther)
 }
 
 func (s *Server) handleLogoutForm(w http.ResponseWriter, r *http.Request) {
@@ -83,8 +83,9 @@ func (s *Server) handleLogoutForm(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 	ss := sessionFrom(r)
 	if ss == nil || ss.sess.State != auth.StateActive {
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		s.continueSignIn(w, r, ss)
 		return
 	}
-	s.render(w, http.StatusOK, "home.html", page{Title: "ordergate", User: ss.user, Sess: ss.sess, CSRF: ss.sess.CSRFToken})
+	s.render(w, http.StatusOK, "home.html", page{Title: "ordergate", User: ss.user, Sess: ss.sess, CSRF: ss.sess.CSRFToken,
+		Data: s.homeData(r, ss)})
 }

@@ -1,0 +1,211 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/ordergate/ordergate"
+	"github.com/ordergate/ordergate/internal/auth"
+)
+
+// The pages of a sign-in that needs more than a password: the second-factor
+// page for pending sessions, and the way every page sends a half-signed-in
+// browser to the step it has to finish.
+
+// signInNext is where the browser goes after a login step in state.
+func signInNext(state string) string {
+	switch state {
+	case auth.LoginMFARequired:
+		return "/login/second-factor"
+	case auth.LoginEnrollmentRequired:
+		return "/enroll"
+	default:
+		return "/"
+	}
+}
+
+// continueSignIn redirects a browser without an active session to the
+// step it has to finish: the login page, the second factor, or enrollment.
+func (s *Server) continueSignIn(w http.ResponseWriter, r *http.Request, ss *session) {
+	next := "/login"
+	if ss != nil {
+		switch ss.sess.State {
+		case auth.StatePending:
+			next = signInNext(auth.LoginMFARequired)
+		case auth.StateEnrollment:
+			next = signInNext(auth.LoginEnrollmentRequired)
+		case auth.StateActive:
+			next = "/"
+		}
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// activePage returns the request's active session, or redirects the
+// browser to the sign-in step it has to finish and returns nil.
+func (s *Server) activePage(w http.ResponseWriter, r *http.Request) *session {
+	ss := sessionFrom(r)
+	if ss == nil || ss.sess.State != auth.StateActive {
+		s.continueSignIn(w, r, ss)
+		return nil
+	}
+	return ss
+}
+
+// pageError turns err into a status and a message fit for a page: the
+// domain's own message for its errors, "something went wrong" (and a log
+// line) for anything else. It never shows internal detail.
+func (s *Server) pageError(r *http.Request, err error) (int, string) {
+	var e *ordergate.Error
+	if !errors.As(err, &e) || e.Code == ordergate.EINTERNAL {
+		s.Log.Error("page error", "method", r.Method, "path", r.URL.Path, "err", err)
+		return http.StatusInternalServerError, "Something went wrong on our side. Please try again."
+	}
+	status, ok := statuses[e.Code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	switch e.Code {
+	case ordergate.ECODE:
+		return status, "That code did not work. Check it and try again, or wait for the next code."
+	case ordergate.ERATELIMIT:
+		return status, fmt.Sprintf("Too many wrong codes. Please wait %d seconds and try again.", e.RetryAfter)
+	case ordergate.EINVALID:
+		for field, problem := range e.Fields {
+			return status, fmt.Sprintf("The %s %s.", field, problem)
+		}
+	}
+	return status, sentence(e.Message)
+}
+
+// sentence capitalizes msg and ends it with a full stop.
+func sentence(msg string) string {
+	if msg == "" {
+		return ""
+	}
+	b := []byte(msg)
+	if b[0] >= 'a' && b[0] <= 'z' {
+		b[0] -= 'a' - 'A'
+	}
+	if last := b[len(b)-1]; last != '.' && last != '!' && last != '?' {
+		b = append(b, '.')
+	}
+	return string(b)
+}
+
+// methodLabels names second-factor methods for people.
+var methodLabels = map[string]string{
+	auth.MethodTOTP:       "Authenticator app",
+	auth.MethodWebAuthn:   "Security key or passkey",
+	auth.MethodSMS:        "Text message (SMS)",
+	auth.MethodBackupCode: "Backup code",
+}
+
+// secondFactorData is the second-factor page.
+type secondFactorData struct {
+	TOTP, BackupCode bool
+	// Other lists offered methods this page cannot take.
+	Other []string
+	// Method is the form that was sent, shown first after an error.
+	Method string
+}
+
+// handleSecondFactorPage shows the forms a pending session can finish with.
+func (s *Server) handleSecondFactorPage(w http.ResponseWriter, r *http.Request) {
+	ss := sessionFrom(r)
+	if ss == nil || ss.sess.State != auth.StatePending {
+		s.continueSignIn(w, r, ss)
+		return
+	}
+	s.renderSecondFactor(w, r, ss, http.StatusOK, "", "")
+}
+
+func (s *Server) renderSecondFactor(w http.ResponseWriter, r *http.Request, ss *session, status int, method, msg string) {
+	methods, err := s.Auth.LoginMethods(r.Context(), ss.user)
+	if err != nil {
+		status, msg = s.pageError(r, err)
+	}
+	d := secondFactorData{Method: method}
+	for _, m := range methods {
+		switch m {
+		case auth.MethodTOTP:
+			d.TOTP = true
+		case auth.MethodBackupCode:
+			d.BackupCode = true
+		default:
+			d.Other = append(d.Other, methodLabels[m])
+		}
+	}
+	if d.Method == "" && !d.TOTP && d.BackupCode {
+		d.Method = auth.MethodBackupCode
+	}
+	s.render(w, status, "secondfactor.html", page{Title: "Second factor", CSRF: ss.sess.CSRFToken, Error: msg, Data: d})
+}
+
+// handleSecondFactorForm finishes a pending login with a TOTP or backup
+// code and moves the cookie to the new session.
+func (s *Server) handleSecondFactorForm(w http.ResponseWriter, r *http.Request) {
+	ss := sessionFrom(r)
+	if ss == nil || ss.sess.State != auth.StatePending {
+		s.continueSignIn(w, r, ss)
+		return
+	}
+	method := r.PostFormValue("method")
+	if !slices.Contains([]string{auth.MethodTOTP, auth.MethodBackupCode}, method) {
+		s.renderSecondFactor(w, r, ss, http.StatusBadRequest, "", "Choose a way to confirm it is you.")
+		return
+	}
+	start := time.Now()
+	res, err := s.Auth.CompleteLogin(r.Context(), ss.sess, ss.user, method, r.PostFormValue("code"))
+	outcome := "ok"
+	if err != nil {
+		outcome = ordergate.ErrorCode(err)
+	}
+	s.Metrics.LoginStep.WithLabelValues("second_factor", outcome).Observe(time.Since(start).Seconds())
+	if err != nil {
+		if errors.Is(err, auth.ErrNoSession) {
+			s.continueSignIn(w, r, nil)
+			return
+		}
+		status, msg := s.pageError(r, err)
+		s.renderSecondFactor(w, r, ss, status, method, msg)
+		return
+	}
+	s.Metrics.Logins.WithLabelValues("authenticated").Inc()
+	s.replaceCookie(w, ss, res.Token, res.Session)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// homeData is what the home page adds for second factors.
+type homeData struct {
+	// EnrollBy is the deadline of a rollout the user has yet to meet.
+	EnrollBy time.Time
+	// BackupCodeUsed is true when this session signed in with a backup
+	// code; BackupCodesLeft then says how many remain.
+	BackupCodeUsed  bool
+	BackupCodesLeft int
+	// Admin is true for users who may see the adoption page.
+	Admin bool
+}
+
+// homeData returns the home page's reminders. A failure to read them is
+// logged and leaves them out: the page itself still works.
+func (s *Server) homeData(r *http.Request, ss *session) homeData {
+	d := homeData{Admin: slices.ContainsFunc(ss.user.Roles, func(role string) bool { return slices.Contains(readerRoles, role) })}
+	by, err := s.Auth.EnrollmentDeadline(r.Context(), ss.user, ss.sess.Auth.ClientIP)
+	if err != nil {
+		s.Log.Error("home: enrollment deadline", "user_id", ss.user.ID, "err", err)
+	}
+	d.EnrollBy = by
+	if slices.Contains(ss.sess.Auth.AMR, ordergate.AMRBackup) {
+		left, err := s.Auth.Store.BackupCodesLeft(r.Context(), ss.user.ID)
+		if err != nil {
+			s.Log.Error("home: backup codes left", "user_id", ss.user.ID, "err", err)
+		}
+		d.BackupCodeUsed, d.BackupCodesLeft = err == nil, left
+	}
+	return d
+}
