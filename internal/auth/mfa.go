@@ -237,12 +237,20 @@ func (s *Service) useBackupCode(ctx context.Context, u *User, sess *Session, cod
 // upgrade replaces sess with a new active session at AAL2 that records the
 // second factor, and returns its token.
 func (s *Service) upgrade(ctx context.Context, u *User, sess *Session, amr string, evs ...audit.Event) (string, *Session, error) {
+	return s.upgradeAMR(ctx, u, sess, []string{amr}, evs...)
+}
+
+// upgradeAMR is upgrade for a factor that proves several methods at once
+// (a security key with user verification: hwk and user).
+func (s *Service) upgradeAMR(ctx context.Context, u *User, sess *Session, amrs []string, evs ...audit.Event) (string, *Session, error) {
 	now := s.Clock.Now()
 	auth := sess.Auth
 	auth.AAL = ordergate.AAL2
-	auth.AMR = appendNew(auth.AMR, amr)
 	auth.FactorTimes = cloneTimes(auth.FactorTimes)
-	auth.FactorTimes[amr] = now
+	for _, amr := range amrs {
+		auth.AMR = appendNew(auth.AMR, amr)
+		auth.FactorTimes[amr] = now
+	}
 	token, next := s.newSession(u.ID, StateActive, auth)
 	for i := range evs {
 		evs[i].Actor = UserActor(u, next)

@@ -62,6 +62,8 @@ type Service struct {
 	Policy Policy
 	// Sealer encrypts factor secrets at rest.
 	Sealer Sealer
+	// WebAuthn configures security keys and passkeys; nil turns them off.
+	WebAuthn *WebAuthn
 	// Adaptive configures risk-based authentication; nil turns it off.
 	Adaptive *Adaptive
 }

@@ -33,6 +33,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Recovery", func(t *testing.T) { testRecovery(t, open) })
 	t.Run("Risk", func(t *testing.T) { testRisk(t, open(t)) })
 	t.Run("Orders", func(t *testing.T) { testOrders(t, open) })
+	t.Run("WebAuthn", func(t *testing.T) { testWebAuthn(t, open(t)) })
 }
 
 var ctx = context.Background()

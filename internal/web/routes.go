@@ -29,6 +29,14 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("PATCH /api/v1/me/factors/{id}", s.requireSession(s.handleFactorRename))
 	mux.HandleFunc("DELETE /api/v1/me/factors/{id}", s.requireSession(s.handleFactorDelete))
 	mux.HandleFunc("POST /api/v1/me/backup-codes", s.anySession(s.handleBackupCodes))
+	mux.HandleFunc("POST /api/v1/me/factors/webauthn/begin", s.anySession(s.handleWebAuthnRegisterBegin))
+	mux.HandleFunc("POST /api/v1/me/factors/webauthn/finish", s.anySession(s.handleWebAuthnRegisterFinish))
+	mux.HandleFunc("POST /api/v1/login/webauthn/begin", s.anySession(s.handleWebAuthnLoginBegin))
+	mux.HandleFunc("POST /api/v1/login/webauthn/finish", s.anySession(s.handleWebAuthnLoginFinish))
+	mux.HandleFunc("POST /api/v1/login/passkey/begin", s.handlePasskeyBegin)
+	mux.HandleFunc("POST /api/v1/login/passkey/finish", s.handlePasskeyFinish)
+	mux.HandleFunc("POST /api/v1/step-up/webauthn/begin", s.requireSession(s.handleWebAuthnStepUpBegin))
+	mux.HandleFunc("POST /api/v1/step-up/webauthn/finish", s.requireSession(s.handleWebAuthnStepUpFinish))
 
 	mux.HandleFunc("GET /api/v1/admin/adoption", s.requireRoles(readerRoles, s.handleAdoption))
 

@@ -365,10 +365,11 @@ func (rp *RelyingParty) FinishLogin(u User, state, body []byte, req Requirements
 }
 
 // FinishPasskey verifies the browser's assertion for a ceremony begun with
-// BeginPasskey. lookup finds the user that the returned user handle names,
-// with that user's credentials; it returns ErrUnknownCredential (wrapped)
-// when there is none.
-func (rp *RelyingParty) FinishPasskey(state, body []byte, lookup func(userHandle []byte) (User, Requirements, error)) (User, *Assertion, error) {
+// BeginPasskey. lookup finds the user who owns the credential rawID, with
+// the user's credentials and requirements; it returns ErrUnknownCredential
+// (wrapped) when there is none. The user handle the authenticator returned
+// must be that user's.
+func (rp *RelyingParty) FinishPasskey(state, body []byte, lookup func(rawID []byte) (User, Requirements, error)) (User, *Assertion, error) {
 	sd, err := session(state)
 	if err != nil {
 		return User{}, nil, err
@@ -380,9 +381,12 @@ func (rp *RelyingParty) FinishPasskey(state, body []byte, lookup func(userHandle
 	var found User
 	var req Requirements
 	handler := func(rawID, userHandle []byte) (gowebauthn.User, error) {
-		u, r, err := lookup(userHandle)
+		u, r, err := lookup(rawID)
 		if err != nil {
 			return nil, err
+		}
+		if !bytes.Equal(u.Handle, userHandle) {
+			return nil, fmt.Errorf("%w: user handle is not the credential owner's", ErrUnknownCredential)
 		}
 		a, err := adapt(u)
 		if err != nil {
