@@ -57,6 +57,9 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	defer st.Close()
 
 	svc := newAuthService(st, cfg, log)
+	if err := enableWebAuthn(svc, st, cfg, pub.String(), log); err != nil {
+		return err
+	}
 	srv := web.NewServer(svc, st, web.NewMetrics(), log)
 	srv.TrustedProxies = cfg.ProxyPrefixes
 	srv.Secure = pub.Scheme == "https" || *tlsCert != ""

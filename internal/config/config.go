@@ -38,6 +38,11 @@ type MFA struct {
 	MandatoryRoles         []string  `yaml:"mandatory_roles"`
 	PhishingResistantRoles []string  `yaml:"phishing_resistant_roles"`
 	Rollout                []Rollout `yaml:"rollout"`
+
+	// PasswordlessRoles may sign in with a passkey and user verification
+	// alone; WebAuthn says what roles demand of keys (webauthn.go).
+	PasswordlessRoles []string `yaml:"passwordless_roles"`
+	WebAuthn          WebAuthn `yaml:"webauthn"`
 }
 
 // Rollout is one phase of a mandate: from EnforceFrom (after GraceDays)
@@ -220,6 +225,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := roles("mfa.phishing_resistant_roles", c.MFA.PhishingResistantRoles, false); err != nil {
+		return err
+	}
+	if err := c.MFA.validateWebAuthn(); err != nil {
 		return err
 	}
 	for i, r := range c.MFA.Rollout {
