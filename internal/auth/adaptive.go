@@ -143,6 +143,8 @@ func (s *Service) applyRisk(ctx context.Context, u *User, c Client, lr *LoginRis
 		req.Need = false
 		req.Reasons = append(req.Reasons, ReasonRememberedDevice)
 	}
+	// The login answer explains itself even when the risk allows.
+	req.Reasons = append(req.Reasons, a.Reasons()...)
 	return nil
 }
 

@@ -47,6 +47,9 @@ func (s *Server) login(r *http.Request, username, password string) (*auth.LoginR
 	switch {
 	case err != nil:
 		s.Metrics.Logins.WithLabelValues(outcome).Inc()
+		if outcome == ordergate.EDENIED {
+			s.Metrics.SecurityEvent("risk_denied")
+		}
 	case res.State == auth.LoginAuthenticated:
 		s.Metrics.Logins.WithLabelValues("authenticated").Inc()
 	}
@@ -79,6 +82,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setSessionCookie(w, res.Token, res.Session.ExpiresAt)
+	s.setDeviceCookie(w, r, res)
 	writeJSON(w, http.StatusOK, answerFor(res))
 }
 

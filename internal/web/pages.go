@@ -67,6 +67,7 @@ func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setSessionCookie(w, res.Token, res.Session.ExpiresAt)
+	s.setDeviceCookie(w, r, res)
 	http.Redirect(w, r, signInNext(res.State), http.StatusSeeOther)
 }
 

@@ -39,6 +39,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/step-up/webauthn/finish", s.requireSession(s.handleWebAuthnStepUpFinish))
 
 	mux.HandleFunc("GET /api/v1/admin/adoption", s.requireRoles(readerRoles, s.handleAdoption))
+	mux.HandleFunc("GET /api/v1/admin/risk-decisions", s.requireRoles(readerRoles, s.handleRiskDecisions))
+	mux.HandleFunc("GET /api/v1/admin/users/{id}/devices", s.requireRoles(readerRoles, s.handleUserDevices))
+	mux.HandleFunc("DELETE /api/v1/admin/users/{id}/devices/{device}", s.requireRoles(adminRoles, s.handleUserDeviceForget))
+	mux.HandleFunc("GET /api/v1/me/devices", s.requireSession(s.handleMyDevices))
+	mux.HandleFunc("DELETE /api/v1/me/devices/{id}", s.requireSession(s.handleMyDeviceForget))
+	mux.HandleFunc("POST /api/v1/me/devices/current/remember", s.requireSession(s.handleRememberDevice))
+	mux.HandleFunc("GET /auth/verify", s.handleVerify)
 
 	mux.HandleFunc("POST /api/v1/intake/{channel}", s.handleIntake)
 	mux.HandleFunc("POST /api/v1/orders", s.withOrders(s.handleOrderCreate))
@@ -69,5 +76,5 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /admin/adoption", s.handleAdoptionPage)
 	mux.HandleFunc("/api/", s.handleAPINotFound)
 
-	return s.recoverPanics(s.securityHeaders(s.observe(s.requireAPIJSON(s.loadSession(s.csrf(mux))))))
+	return s.recoverPanics(s.securityHeaders(s.observe(s.requireAPIJSON(s.loadSession(s.returnTo(s.remoteAccess(s.csrf(mux))))))))
 }

@@ -37,8 +37,13 @@ type Server struct {
 	Metrics *Metrics
 	Log     *slog.Logger
 	Clock   ordergate.Clock
-	// TrustedProxies may set X-Forwarded-For.
+	// TrustedProxies may set X-Forwarded-For or Forwarded.
 	TrustedProxies []netip.Prefix
+	// DeviceKey signs the long-lived device cookie that tells a known
+	// browser from a new one; empty turns the cookie off.
+	DeviceKey []byte
+	// ForwardAuth holds the rules of /auth/verify; nil refuses everything.
+	ForwardAuth *ForwardAuth
 	// Secure marks cookies Secure and sends HSTS (served over TLS).
 	Secure bool
 	// MaxBody limits request bodies, in bytes.
@@ -134,8 +139,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 }
 
 // ClientIP returns the client's address: the direct peer, or, when the
-// peer is a trusted proxy, the right-most address in X-Forwarded-For that
-// is not itself a trusted proxy.
+// peer is a trusted proxy, the right-most address in Forwarded (RFC 7239,
+// preferred when present) or X-Forwarded-For that is not itself a trusted
+// proxy.
 func (s *Server) ClientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -149,7 +155,7 @@ func (s *Server) ClientIP(r *http.Request) string {
 	if !s.trusted(peer) {
 		return peer.String()
 	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	hops := forwardedHops(r)
 	for i := len(hops) - 1; i >= 0; i-- {
 		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
 		if err != nil {
@@ -178,7 +184,7 @@ func (s *Server) client(r *http.Request) auth.Client {
 	if len(ua) > 256 {
 		ua = ua[:256]
 	}
-	return auth.Client{IP: s.ClientIP(r), UserAgent: ua}
+	return auth.Client{IP: s.ClientIP(r), UserAgent: ua, DeviceID: s.deviceID(r)}
 }
 
 // session is what the session middleware found.
