@@ -102,7 +102,8 @@ func (s *Server) handleAdoptionPage(w http.ResponseWriter, r *http.Request) {
 		h := height * tp.Percent / 100
 		d.Trend = append(d.Trend, trendBar{Day: tp.Day, Percent: tp.Percent, X: float64(i) * (barWidth + gap), Y: height - h, H: h})
 	}
-	d.Width = max(float64(len(d.Trend))*(barWidth+gap), barWidth+gap)
+	// A month's width at least, so a young trend does not stretch its bars.
+	d.Width = float64(max(len(d.Trend), 30)) * (barWidth + gap)
 	p := pageFor(ss, "Second-factor adoption")
 	p.Data = d
 	s.render(w, http.StatusOK, "adoption.html", p)
