@@ -57,6 +57,10 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	defer st.Close()
 
 	svc := newAuthService(st, cfg, log)
+	if svc.Recovery, err = newRecovery(st, cfg, dbf.db, pub, log); err != nil {
+		return err
+	}
+	go svc.RunNotifier(ctx, notifyInterval)
 	if err := enableWebAuthn(svc, st, cfg, pub.String(), log); err != nil {
 		return err
 	}
@@ -132,7 +136,8 @@ func newAuthService(st *store, cfg *config.Config, log *slog.Logger) *auth.Servi
 	svc.Sessions.AAL2 = timeouts(cfg.Sessions.AAL2)
 	svc.Sessions.AAL3 = timeouts(cfg.Sessions.AAL3)
 	svc.Policy = auth.Policy{MandatoryRoles: cfg.MFA.MandatoryRoles, PhishingResistantRoles: cfg.MFA.PhishingResistantRoles,
-		TrustedNetworks: cfg.TrustedPrefixes, Available: []string{auth.MethodTOTP, auth.MethodBackupCode}}
+		TrustedNetworks: cfg.TrustedPrefixes, Available: []string{auth.MethodTOTP, auth.MethodSMS, auth.MethodBackupCode},
+		SMSForbiddenRoles: cfg.SMS.ForbiddenRoles}
 	for _, r := range cfg.MFA.Rollout {
 		svc.Policy.Rollout = append(svc.Policy.Rollout, auth.Phase{Roles: r.Roles, Methods: r.Methods,
 			EnforceFrom: r.EnforceFrom.Time, Grace: time.Duration(r.GraceDays) * 24 * time.Hour})

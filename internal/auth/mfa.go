@@ -11,6 +11,7 @@ import (
 	"github.com/ordergate/ordergate"
 	"github.com/ordergate/ordergate/internal/audit"
 	"github.com/ordergate/ordergate/internal/auth/backupcode"
+	"github.com/ordergate/ordergate/internal/auth/sms"
 	"github.com/ordergate/ordergate/internal/auth/totp"
 )
 
@@ -122,7 +123,11 @@ func (s *Service) verifyFactor(ctx context.Context, u *User, sess *Session, meth
 		if _, ok := backupcode.Normalize(code); !ok {
 			return nil, ordergate.FieldError(ordergate.EINVALID, "code", "must be a backup code like abcde-12345")
 		}
-	case MethodSMS, MethodWebAuthn:
+	case MethodSMS:
+		if !sms.ValidFormat(code) {
+			return nil, ordergate.FieldError(ordergate.EINVALID, "code", "must be 6 digits")
+		}
+	case MethodWebAuthn:
 	default:
 		return nil, ordergate.FieldError(ordergate.EINVALID, "method", "must be one of totp, sms, backup_code")
 	}
@@ -138,6 +143,8 @@ func (s *Service) verifyFactor(ctx context.Context, u *User, sess *Session, meth
 		res, err = s.verifyTOTP(ctx, u, code, now)
 	case MethodBackupCode:
 		res, err = s.useBackupCode(ctx, u, sess, code, now)
+	case MethodSMS:
+		res, err = s.verifySMSFactor(ctx, u, code, now)
 	}
 	if err != nil {
 		return nil, err
@@ -334,7 +341,7 @@ func (s *Service) allowedMethods(u *User) []string {
 func (s *Service) requireEnrolling(ctx context.Context, sess *Session, u *User) error {
 	switch sess.State {
 	case StateEnrollment:
-		return nil
+		return s.requireVouch(ctx, sess, u)
 	case StateActive:
 		if sess.Auth.AAL >= ordergate.AAL2 {
 			return nil
@@ -344,7 +351,7 @@ func (s *Service) requireEnrolling(ctx context.Context, sess *Session, u *User) 
 			return err
 		}
 		if len(enrolledMethods(fs)) == 0 {
-			return nil
+			return s.requireVouch(ctx, sess, u)
 		}
 		return stepUpError([]string{MethodWebAuthn, MethodTOTP}, 0)
 	default:

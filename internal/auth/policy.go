@@ -42,6 +42,8 @@ type Policy struct {
 	TrustedNetworks []netip.Prefix
 	// Available lists the methods this server offers; nil means all.
 	Available []string
+	// SMSForbiddenRoles may not use SMS codes.
+	SMSForbiddenRoles []string
 }
 
 // Requirement is the policy's answer for one login.
@@ -121,7 +123,8 @@ func (p Policy) Require(u *User, ip string, enrolled []string, now time.Time) Re
 
 // Methods returns the second-factor methods u may use or enroll: only
 // WebAuthn for phishing-resistant roles; otherwise every method, or, when
-// rollout phases name methods for u, those and backup codes.
+// rollout phases name methods for u, those and backup codes. SMS is left
+// out for SMSForbiddenRoles and whenever neither TOTP nor WebAuthn is in.
 func (p Policy) Methods(u *User, rollout map[string]bool) []string {
 	phishingResistant := slices.ContainsFunc(u.Roles, func(r string) bool { return slices.Contains(p.PhishingResistantRoles, r) })
 	var out []string
@@ -130,9 +133,15 @@ func (p Policy) Methods(u *User, rollout map[string]bool) []string {
 		case p.Available != nil && !slices.Contains(p.Available, m):
 		case phishingResistant && m != MethodWebAuthn:
 		case len(rollout) > 0 && !rollout[m] && m != MethodBackupCode:
+		case m == MethodSMS && slices.ContainsFunc(u.Roles, func(r string) bool { return slices.Contains(p.SMSForbiddenRoles, r) }):
 		default:
 			out = append(out, m)
 		}
+	}
+	// SMS is a restricted authenticator: offered only beside one that is
+	// not (NIST SP 800-63B §5.2.10), never as the only choice.
+	if !slices.Contains(out, MethodTOTP) && !slices.Contains(out, MethodWebAuthn) {
+		out = slices.DeleteFunc(out, func(m string) bool { return m == MethodSMS })
 	}
 	return out
 }

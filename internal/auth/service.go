@@ -62,6 +62,9 @@ type Service struct {
 	Policy Policy
 	// Sealer encrypts factor secrets at rest.
 	Sealer Sealer
+	// Recovery configures SMS codes, factor resets and notifications;
+	// nil turns them off.
+	Recovery *Recovery
 	// WebAuthn configures security keys and passkeys; nil turns them off.
 	WebAuthn *WebAuthn
 	// Adaptive configures risk-based authentication; nil turns it off.

@@ -58,6 +58,26 @@ type Rollout struct {
 type SMS struct {
 	Provider string `yaml:"provider"`
 	Twilio   Twilio `yaml:"twilio"`
+	// ForbiddenRoles may not use SMS codes at all.
+	ForbiddenRoles []string `yaml:"forbidden_roles"`
+	// SendLimits bound the codes sent per user and per number.
+	SendLimits []SendLimit `yaml:"send_limits"`
+	// SIMSwap refuses codes to numbers whose SIM changed recently
+	// (Twilio Lookup v2; needs provider twilio).
+	SIMSwap SIMSwap `yaml:"sim_swap"`
+}
+
+// SendLimit allows Max codes per Window.
+type SendLimit struct {
+	Max    int      `yaml:"max"`
+	Window Duration `yaml:"window"`
+}
+
+// SIMSwap configures the SIM-swap check before each code.
+type SIMSwap struct {
+	Enabled bool `yaml:"enabled"`
+	// Days is how recent a SIM change must be to refuse the number.
+	Days int `yaml:"days"`
 }
 
 // Twilio holds the Twilio-compatible provider's account.
@@ -66,6 +86,8 @@ type Twilio struct {
 	AuthToken  string `yaml:"auth_token"`
 	From       string `yaml:"from"`
 	BaseURL    string `yaml:"base_url"`
+	// LookupBaseURL is the Lookup v2 root, for the SIM-swap check.
+	LookupBaseURL string `yaml:"lookup_base_url"`
 }
 
 // Approval is a step-up rule for an order action.
@@ -160,7 +182,9 @@ func Default() *Config {
 	c := &Config{
 		TrustedNetworks: []string{"127.0.0.0/8", "::1/128"},
 		MFA:             MFA{MandatoryRoles: []string{"admin", "approver"}},
-		SMS:             SMS{Provider: "outbox", Twilio: Twilio{BaseURL: "https://api.twilio.com"}},
+		SMS: SMS{Provider: "outbox", Twilio: Twilio{BaseURL: "https://api.twilio.com", LookupBaseURL: "https://lookups.twilio.com"},
+			SendLimits: []SendLimit{{Max: 3, Window: Duration{15 * time.Minute}}, {Max: 10, Window: Duration{24 * time.Hour}}},
+			SIMSwap:    SIMSwap{Days: 7}},
 		Approvals: []Approval{
 			{Action: "order.approve", Above: map[string]int64{"USD": 1000000, "EUR": 1000000},
 				Methods: []string{"webauthn", "totp"}, MaxAge: Duration{5 * time.Minute}},
@@ -247,6 +271,12 @@ func (c *Config) Validate() error {
 	}
 	if c.SMS.Provider != "outbox" && c.SMS.Provider != "twilio" {
 		return fmt.Errorf("config: sms.provider: %q is not outbox or twilio", c.SMS.Provider)
+	}
+	if err := c.SMS.validate(); err != nil {
+		return err
+	}
+	if err := validateRestricted(c.MFA.Rollout); err != nil {
+		return err
 	}
 	for i, a := range c.Approvals {
 		key := fmt.Sprintf("approvals[%d]", i)

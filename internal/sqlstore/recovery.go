@@ -339,7 +339,7 @@ func (db *DB) notifications(ctx context.Context, query string, args ...any) ([]*
 // PendingNotifications returns unsent notifications, oldest first.
 func (db *DB) PendingNotifications(ctx context.Context, maxAttempts, limit int) ([]*auth.Notification, error) {
 	return db.notifications(ctx, `SELECT `+notificationColumns+` FROM notifications
-		WHERE sent_at = 0 AND attempts < $1 ORDER BY created_at, id LIMIT $2`, maxAttempts, limit)
+		WHERE sent_at = 0 AND attempts < $1 ORDER BY created_at, audit_seq, id LIMIT $2`, maxAttempts, limit)
 }
 
 // MarkNotification records one delivery attempt.
@@ -358,5 +358,5 @@ func (db *DB) MarkNotification(ctx context.Context, id, channel, errCode string,
 
 // Notifications lists a user's notifications, oldest first.
 func (db *DB) Notifications(ctx context.Context, userID string) ([]*auth.Notification, error) {
-	return db.notifications(ctx, `SELECT `+notificationColumns+` FROM notifications WHERE user_id = $1 ORDER BY created_at, id`, userID)
+	return db.notifications(ctx, `SELECT `+notificationColumns+` FROM notifications WHERE user_id = $1 ORDER BY created_at, audit_seq, id`, userID)
 }
