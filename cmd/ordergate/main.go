@@ -28,6 +28,7 @@ commands:
   audit verify   check the audit chain
   audit export   write audit events as JSON lines
   keys rotate    add a new encryption key and re-encrypt secrets
+  geoip build    build a country .mmdb from Debian's tor-geoipdb
   source add     register an order source (prints its secret once)
   report adoption  second-factor adoption per role
 
@@ -70,7 +71,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return errUsage
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "user" || cmd == "audit" || cmd == "keys" || cmd == "report" || cmd == "source") && len(rest) > 0 {
+	if (cmd == "user" || cmd == "audit" || cmd == "keys" || cmd == "report" || cmd == "source" || cmd == "geoip") && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	switch cmd {
@@ -84,6 +85,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdUserList(ctx, rest, stdout, stderr)
 	case "audit verify":
 		return cmdAuditVerify(ctx, rest, stdout, stderr)
+	case "geoip build":
+		return cmdGeoIPBuild(ctx, rest, stdout, stderr)
 	case "audit export":
 		return cmdAuditExport(ctx, rest, stdout, stderr)
 	case "report adoption":

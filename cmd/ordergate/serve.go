@@ -66,6 +66,8 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	srv := web.NewServer(svc, st, web.NewMetrics(), log)
 	srv.TrustedProxies = cfg.ProxyPrefixes
+	closeGeoIP := enableRisk(svc, srv, st, cfg, pub.String(), log)
+	defer closeGeoIP()
 	srv.Secure = pub.Scheme == "https" || *tlsCert != ""
 	srv.EnableOrders(intake.NewService(st, st.keys, ordergate.SystemClock{}, log),
 		order.NewService(st, ordergate.SystemClock{}, approvalRules(cfg)))

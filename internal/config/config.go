@@ -302,10 +302,16 @@ func (c *Config) Validate() error {
 	if err := roles("remember_device.roles", c.RememberDevice.Roles, false); err != nil {
 		return err
 	}
+	if err := c.validateRisk(); err != nil {
+		return err
+	}
 	for i, r := range c.ForwardAuth.Rules {
 		key := fmt.Sprintf("forward_auth.rules[%d]", i)
-		if r.Require != "one_factor" && r.Require != "two_factor" && r.Require != "deny" && r.Require != "bypass" {
-			return fmt.Errorf("config: %s.require: %q is not bypass, one_factor, two_factor or deny", key, r.Require)
+		if r.Require != "one_factor" && r.Require != "two_factor" && r.Require != "phishing_resistant" && r.Require != "deny" && r.Require != "bypass" {
+			return fmt.Errorf("config: %s.require: %q is not bypass, one_factor, two_factor, phishing_resistant or deny", key, r.Require)
+		}
+		if err := forwardRule(key, r); err != nil {
+			return err
 		}
 		if err := roles(key+".roles", r.Roles, false); err != nil {
 			return err
