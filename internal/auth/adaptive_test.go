@@ -42,7 +42,7 @@ var (
 	sydney = risk.Location{Country: "AU", Lat: -33.87, Lon: 151.21, HasCoords: true}
 )
 
-func newAdaptiveService(t *testing.T) (*auth.Service, *sqlstore.DB, *testClock) {
+func newAdaptiveService(t testing.TB) (*auth.Service, *sqlstore.DB, *testClock) {
 	t.Helper()
 	ctx := context.Background()
 	clock := &testClock{now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
