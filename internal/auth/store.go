@@ -12,6 +12,7 @@ import (
 // so a change and its record are never apart.
 type Store interface {
 	FactorStore
+	AdminStore
 
 	// CreateUser stores u with a new ID. ECONFLICT when the username is taken.
 	CreateUser(ctx context.Context, u *User, evs ...audit.Event) error

@@ -12,6 +12,7 @@ import (
 func (s *Server) requireRoles(roles []string, h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
 	return s.requireSession(func(w http.ResponseWriter, r *http.Request, ss *session) {
 		if !slices.ContainsFunc(ss.user.Roles, func(role string) bool { return slices.Contains(roles, role) }) {
+			s.auditAdminDenied(r, ss)
 			s.writeError(w, r, ordergate.Errorf(ordergate.EFORBIDDEN, "this needs the role %s", roles[0]))
 			return
 		}

@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/ordergate/ordergate"
+	"github.com/ordergate/ordergate/internal/audit"
 	"github.com/ordergate/ordergate/internal/auth"
+	"github.com/ordergate/ordergate/internal/config"
 )
 
 //go:embed templates/*.html
@@ -48,6 +50,16 @@ type Server struct {
 	Secure bool
 	// MaxBody limits request bodies, in bytes.
 	MaxBody int64
+
+	// Chain verifies the audit log for POST /api/v1/admin/audit/verify;
+	// nil answers 503.
+	Chain *audit.Chain
+	// Config is the configuration the administration policy view shows;
+	// nil shows the policy of the auth service alone.
+	Config *config.Config
+	// PublicURL is the server's address as users reach it, for the
+	// one-time links it hands out (invitations, password resets).
+	PublicURL string
 
 	// orders serves the order and intake endpoints; see EnableOrders.
 	orders *orderAPI
