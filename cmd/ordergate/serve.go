@@ -69,9 +69,12 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	closeGeoIP := enableRisk(svc, srv, st, cfg, pub.String(), log)
 	defer closeGeoIP()
 	srv.Secure = pub.Scheme == "https" || *tlsCert != ""
-	srv.Chain, srv.Config, srv.PublicURL = st.chain, cfg, pub.String()
-	srv.EnableOrders(intake.NewService(st, st.keys, ordergate.SystemClock{}, log),
-		order.NewService(st, ordergate.SystemClock{}, approvalRules(cfg)))
+	orders := order.NewService(st, ordergate.SystemClock{}, approvalRules(cfg))
+	// Step-ups for order actions are one-time grants bound to the order.
+	grants := order.NewGrants(st, ordergate.SystemClock{}, orders.Rules)
+	orders.StepUp = grants
+	srv.EnableOrders(intake.NewService(st, st.keys, ordergate.SystemClock{}, log), orders)
+	srv.EnableStepUpGrants(grants)
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

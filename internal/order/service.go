@@ -253,7 +253,7 @@ func (s *Service) Update(ctx context.Context, actor ordergate.Actor, id string, 
 			return nil, err
 		}
 	}
-	return s.Store.UpdateOrder(ctx, id, func(o *Order) (audit.Event, error) {
+	return s.update(ctx, ActionModifyTerms, cur, evidence, func(o *Order) (audit.Event, error) {
 		before := clone(o)
 		if o.Status.Final() {
 			return audit.Event{}, &ordergate.Error{Code: ordergate.ECONFLICT,
@@ -343,7 +343,7 @@ func (s *Service) Approve(ctx context.Context, actor ordergate.Actor, id string)
 			required = r.Approvers
 		}
 	}
-	return s.Store.UpdateOrder(ctx, id, func(o *Order) (audit.Event, error) {
+	return s.update(ctx, ActionApprove, cur, evidence, func(o *Order) (audit.Event, error) {
 		if err := fourEyes(actor, o); err != nil {
 			return audit.Event{}, err
 		}

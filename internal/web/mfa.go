@@ -168,6 +168,14 @@ func (s *Server) handleStepUp(w http.ResponseWriter, r *http.Request, ss *sessio
 		s.replaceCookie(w, ss, res.Token, res.Session)
 		body["session_token"] = res.Token
 	}
+	id, err := s.issueStepUpGrant(r.Context(), ss.user, res.Session, req.Method, req.Action, req.OrderID, nil)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if id != "" {
+		body["step_up_id"] = id
+	}
 	writeJSON(w, http.StatusOK, body)
 }
 

@@ -29,6 +29,8 @@ type orderAPI struct {
 	// needsReview counts marketplace orders held for review, by channel
 	// and the invariant they break.
 	needsReview *prometheus.CounterVec
+	// grants issues and checks one-time step-ups; see EnableStepUpGrants.
+	grants *order.Grants
 }
 
 // EnableOrders serves the intake and order endpoints with these services
@@ -138,12 +140,15 @@ func (s *Server) handleOrderGet(w http.ResponseWriter, r *http.Request, a *order
 }
 
 func (s *Server) handleOrderPatch(w http.ResponseWriter, r *http.Request, a *orderAPI, actor ordergate.Actor) {
-	var p order.Patch
+	var p struct {
+		order.Patch
+		StepUpID string `json:"step_up_id"`
+	}
 	if err := decodeJSON(r, &p); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	o, err := a.orders.Update(r.Context(), actor, r.PathValue("id"), &p)
+	o, err := a.orders.Update(withStepUpID(r, p.StepUpID), actor, r.PathValue("id"), &p.Patch)
 	if err != nil {
 		s.writeOrderError(w, r, err)
 		return
@@ -171,9 +176,18 @@ func (s *Server) handleOrderCancel(w http.ResponseWriter, r *http.Request, a *or
 
 // handleOrderApprove signs an order. The step-up check (order.StepUp,
 // configured by the approvals: rules) runs inside Service.Approve and
-// answers 401 insufficient_user_authentication as API.md shows.
+// answers 401 insufficient_user_authentication as API.md shows. A
+// one-time step-up grant comes in the header X-Step-Up or the body
+// {"step_up_id"}.
 func (s *Server) handleOrderApprove(w http.ResponseWriter, r *http.Request, a *orderAPI, actor ordergate.Actor) {
-	o, err := a.orders.Approve(r.Context(), actor, r.PathValue("id"))
+	var req struct {
+		StepUpID string `json:"step_up_id"`
+	}
+	if err := optionalJSON(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	o, err := a.orders.Approve(withStepUpID(r, req.StepUpID), actor, r.PathValue("id"))
 	if err != nil {
 		s.writeOrderError(w, r, err)
 		return

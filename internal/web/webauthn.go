@@ -174,5 +174,18 @@ func (s *Server) handleWebAuthnStepUpFinish(w http.ResponseWriter, r *http.Reque
 		s.replaceCookie(w, ss, res.Token, res.Session)
 		out["session_token"] = res.Token
 	}
+	if tx := res.Receipt.Transaction; tx != nil {
+		// The challenge covered the order: the verified assertion becomes
+		// a one-time grant and is kept with the action as its evidence.
+		id, err := s.issueStepUpGrant(r.Context(), ss.user, res.Session, auth.MethodWebAuthn, tx.Action, tx.OrderID,
+			map[string]any{"webauthn_receipt": res.Receipt})
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if id != "" {
+			out["step_up_id"] = id
+		}
+	}
 	writeJSON(w, http.StatusOK, out)
 }
