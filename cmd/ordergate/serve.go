@@ -69,6 +69,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	closeGeoIP := enableRisk(svc, srv, st, cfg, pub.String(), log)
 	defer closeGeoIP()
 	srv.Secure = pub.Scheme == "https" || *tlsCert != ""
+	srv.Chain, srv.Config, srv.PublicURL = st.chain, cfg, pub.String()
 	orders := order.NewService(st, ordergate.SystemClock{}, approvalRules(cfg))
 	// Step-ups for order actions are one-time grants bound to the order.
 	grants := order.NewGrants(st, ordergate.SystemClock{}, orders.Rules)
