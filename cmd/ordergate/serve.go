@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"time"
 
@@ -26,7 +27,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	dbf.register(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	configPath := fs.String("config", "", "configuration file (YAML)")
-	publicURL := fs.String("public-url", "", "URL users reach ordergate at (default http://ADDR)")
+	publicURL := fs.String("public-url", "", "URL users reach ordergate at (default http://localhost:PORT on a loopback address, else http://ADDR)")
 	tlsCert := fs.String("tls-cert", "", "TLS certificate file (PEM)")
 	tlsKey := fs.String("tls-key", "", "TLS key file (PEM)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -43,7 +44,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	if *publicURL == "" {
-		*publicURL = "http://" + *addr
+		*publicURL = defaultPublicURL(*addr)
 	}
 	pub, err := url.Parse(*publicURL)
 	if err != nil || pub.Host == "" {
@@ -150,4 +151,19 @@ func newAuthService(st *store, cfg *config.Config, log *slog.Logger) *auth.Servi
 			EnforceFrom: r.EnforceFrom.Time, Grace: time.Duration(r.GraceDays) * 24 * time.Hour})
 	}
 	return svc
+}
+
+// defaultPublicURL is where users reach a server listening on addr. On a
+// loopback address it names localhost: browsers accept WebAuthn there (an
+// IP address cannot be a relying party ID, and localhost counts as a
+// secure context over plain HTTP).
+func defaultPublicURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if ip, err := netip.ParseAddr(host); (err == nil && ip.IsLoopback()) || host == "localhost" {
+		return "http://" + net.JoinHostPort("localhost", port)
+	}
+	return "http://" + addr
 }
