@@ -56,6 +56,9 @@ type GrantStore interface {
 	CreateGrant(ctx context.Context, g *Grant, ev audit.Event) error
 	// GrantByID returns ENOTFOUND when there is no such grant.
 	GrantByID(ctx context.Context, id string) (*Grant, error)
+	// LatestGrant returns the session's newest unused grant for action on
+	// the order; ENOTFOUND when there is none.
+	LatestGrant(ctx context.Context, sessionID, action, orderID string) (*Grant, error)
 	// UpdateOrderConsumingGrant is Store.UpdateOrder that also consumes
 	// the grant in the same transaction: ESTEPUP, and nothing changed,
 	// when the grant is used, expired, or not for this action or for the
@@ -157,19 +160,29 @@ func (g *Grants) Issue(ctx context.Context, actor ordergate.Actor, method, actio
 	return gr, nil
 }
 
-// Check implements StepUp: the request's grant (StepUpIDFrom) must be
+// Check implements StepUp: the request's grant (StepUpIDFrom, else the
+// session's newest unused one for the action on the order) must be
 // unused, unexpired, the actor's session's, for rule.Action on o as it
 // stands now, and of one of rule.Methods. It does not consume the grant;
 // Service does, in the transaction that performs the action.
 func (g *Grants) Check(ctx context.Context, actor ordergate.Actor, rule Rule, o *Order) (map[string]any, error) {
-	id := StepUpIDFrom(ctx)
-	if id == "" {
-		return nil, StepUpRequiredFor(rule, o, "")
+	var gr *Grant
+	var err error
+	if id := StepUpIDFrom(ctx); id != "" {
+		gr, err = g.Store.GrantByID(ctx, id)
+		if ordergate.ErrorCode(err) == ordergate.ENOTFOUND {
+			return nil, StepUpRequiredFor(rule, o, "unknown")
+		}
+	} else {
+		// A client that steps up and repeats the request as it was (the
+		// RFC 9470 flow) presents no grant: the session's newest unused
+		// grant for this action on this order is the one it earned.
+		gr, err = g.Store.LatestGrant(ctx, actor.Auth.SessionID, rule.Action, o.ID)
+		if ordergate.ErrorCode(err) == ordergate.ENOTFOUND {
+			return nil, StepUpRequiredFor(rule, o, "")
+		}
 	}
-	gr, err := g.Store.GrantByID(ctx, id)
-	if ordergate.ErrorCode(err) == ordergate.ENOTFOUND {
-		return nil, StepUpRequiredFor(rule, o, "unknown")
-	} else if err != nil {
+	if err != nil {
 		return nil, err
 	}
 	now := g.Clock.Now()

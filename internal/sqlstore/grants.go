@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 
 	"github.com/ordergate/ordergate"
@@ -35,13 +36,26 @@ func (db *DB) CreateGrant(ctx context.Context, g *order.Grant, ev audit.Event) e
 	})
 }
 
+const grantColumns = `id, session_id, user_id, action, order_id, digest, method, evidence, created_at, expires_at, used_at`
+
 // GrantByID returns the step-up grant with that ID.
 func (db *DB) GrantByID(ctx context.Context, id string) (*order.Grant, error) {
+	return scanGrant(db.queryRow(ctx, `SELECT `+grantColumns+` FROM step_up_grants WHERE id = $1`, id))
+}
+
+// LatestGrant returns the session's newest unused grant for action on the
+// order.
+func (db *DB) LatestGrant(ctx context.Context, sessionID, action, orderID string) (*order.Grant, error) {
+	return scanGrant(db.queryRow(ctx, `SELECT `+grantColumns+` FROM step_up_grants
+		WHERE session_id = $1 AND action = $2 AND order_id = $3 AND used_at = 0
+		ORDER BY created_at DESC, id DESC LIMIT 1`, sessionID, action, orderID))
+}
+
+func scanGrant(row *sql.Row) (*order.Grant, error) {
 	g := &order.Grant{}
 	var evidence string
 	var created, expires, used int64
-	err := db.queryRow(ctx, `SELECT id, session_id, user_id, action, order_id, digest, method, evidence, created_at, expires_at, used_at
-		FROM step_up_grants WHERE id = $1`, id).Scan(&g.ID, &g.SessionID, &g.UserID, &g.Action, &g.OrderID, &g.Digest,
+	err := row.Scan(&g.ID, &g.SessionID, &g.UserID, &g.Action, &g.OrderID, &g.Digest,
 		&g.Method, &evidence, &created, &expires, &used)
 	if err != nil {
 		return nil, notFound(err, "step-up grant")

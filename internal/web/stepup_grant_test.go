@@ -310,3 +310,26 @@ func TestStepUpGrantModifyTerms(t *testing.T) {
 		t.Errorf("terms change event = %s %v; want order.modified with the grant", evs[0].Action, evs[0].Data)
 	}
 }
+
+// TestStepUpThenRepeatRequest follows API.md's step-up flow as written: the
+// client proves a factor for the order and repeats the request unchanged.
+// The session's grant for that action and order is consumed by it, so the
+// same step-up does not sign a second order or a second time.
+func TestStepUpThenRepeatRequest(t *testing.T) {
+	e := startGrantEnv(t)
+	clerk, _ := e.person(t, "carol", time.Minute, "clerk")
+	frank := e.totpPerson(t, "frank", "approver")
+	first := e.pendingOrder(t, clerk, 600000)
+	second := e.pendingOrder(t, clerk, 700000)
+
+	e.stepUp(t, frank, order.ActionApprove, first)
+	if r := e.approve(t, frank.Token, second, ""); r.Status != http.StatusUnauthorized {
+		t.Errorf("approving another order after a step-up for the first = %d %s, want 401", r.Status, r.Body)
+	}
+	if r := e.approve(t, frank.Token, first, ""); r.Status != http.StatusOK || r.JSON(t)["status"] != "approved" {
+		t.Fatalf("repeating the approval after the step-up = %d %s, want approved", r.Status, r.Body)
+	}
+	if r := e.approve(t, frank.Token, second, ""); r.Status != http.StatusUnauthorized {
+		t.Errorf("a second approval on the same step-up = %d %s, want 401", r.Status, r.Body)
+	}
+}
