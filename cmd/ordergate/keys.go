@@ -53,6 +53,9 @@ func cmdKeysRotate(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	if n, err = resealTokens(ctx, st, n); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "new primary key %s; re-encrypted %d secrets\n", id, n)
 	return nil
 }

@@ -31,6 +31,10 @@ commands:
   geoip build    build a country .mmdb from Debian's tor-geoipdb
   source add     register an order source (prints its secret once)
   report adoption  second-factor adoption per role
+  token import   import hardware OATH tokens from a PSKC file
+  token assign   make a hardware token a user's second factor
+  token resync   resynchronise an HOTP token from two consecutive codes
+  token list     list hardware tokens
 
 Every flag also reads ORDERGATE_<FLAG> from the environment (e.g. ORDERGATE_DB).
 Run "ordergate <command> -h" for its flags.
@@ -71,7 +75,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return errUsage
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "user" || cmd == "audit" || cmd == "keys" || cmd == "report" || cmd == "source" || cmd == "geoip") && len(rest) > 0 {
+	if (cmd == "user" || cmd == "audit" || cmd == "keys" || cmd == "report" || cmd == "source" || cmd == "geoip" || cmd == "token") && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	switch cmd {
@@ -95,6 +99,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdSourceAdd(ctx, rest, stdin, stdout, stderr)
 	case "keys rotate":
 		return cmdKeysRotate(ctx, rest, stdout, stderr)
+	case "token import":
+		return cmdTokenImport(ctx, rest, stdout, stderr)
+	case "token assign":
+		return cmdTokenAssign(ctx, rest, stdout, stderr)
+	case "token resync":
+		return cmdTokenResync(ctx, rest, stdout, stderr)
+	case "token list":
+		return cmdTokenList(ctx, rest, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -11,15 +11,17 @@ import (
 type Factor struct {
 	ID     string
 	UserID string
-	// Type is a method name: totp, webauthn or sms.
+	// Type is a method name (totp, webauthn or sms) or hotp, a hardware
+	// HOTP token, which counts as the totp method.
 	Type string
 	Name string
-	// Secret is the sealed secret (a TOTP seed); never plaintext.
+	// Secret is the sealed secret (a TOTP or HOTP seed); never plaintext.
 	Secret []byte
 	// Params holds type-specific settings as JSON (TOTP algorithm, digits…).
 	Params    []byte
 	Confirmed bool
-	// LastUsedStep is the last accepted TOTP time step (replay guard).
+	// LastUsedStep is the last accepted TOTP time step or HOTP counter
+	// (replay guard; -1 for an HOTP token whose first code is counter 0).
 	LastUsedStep int64
 	CreatedAt    time.Time
 	LastUsedAt   time.Time
@@ -46,8 +48,8 @@ type FactorStore interface {
 	// ConfirmFactor marks the factor confirmed and records step as used.
 	// ECONFLICT when it was already confirmed.
 	ConfirmFactor(ctx context.Context, id string, step int64, evs ...audit.Event) error
-	// UseTOTPStep records step as used on the factor if it is later than
-	// the last one used, and reports whether it was. This is the one place
+	// UseTOTPStep records step (or an HOTP counter) as used on the factor
+	// if it is later than the last one used, and reports whether it was. This is the one place
 	// that makes a code single-use, across every process sharing the
 	// database.
 	UseTOTPStep(ctx context.Context, id string, step int64, at time.Time) (bool, error)
@@ -74,7 +76,8 @@ type FactorStore interface {
 	// step-up at the same assurance level).
 	UpdateSessionAuth(ctx context.Context, s *Session, evs ...audit.Event) error
 
-	// EnrolledMethods returns, per user ID, the user's confirmed factor types.
+	// EnrolledMethods returns, per user ID, the methods of the user's
+	// confirmed factors (a hardware HOTP token counts as totp).
 	EnrolledMethods(ctx context.Context) (map[string][]string, error)
 	// SaveAdoption records a day's adoption per role (day is YYYY-MM-DD).
 	SaveAdoption(ctx context.Context, day string, roles []RoleAdoption) error

@@ -33,8 +33,8 @@ var methodAMR = map[string][]string{
 func enrolledMethods(fs []*Factor) []string {
 	var out []string
 	for _, f := range fs {
-		if f.Confirmed && !slices.Contains(out, f.Type) {
-			out = append(out, f.Type)
+		if m := factorMethod(f.Type); f.Confirmed && !slices.Contains(out, m) {
+			out = append(out, m)
 		}
 	}
 	return out
@@ -216,7 +216,7 @@ func (s *Service) verifyTOTP(ctx context.Context, u *User, code string, now time
 			return &VerifyResult{Method: MethodTOTP, AMR: ordergate.AMROTP, FactorID: f.ID}, nil
 		}
 	}
-	return nil, nil
+	return s.verifyHOTP(ctx, factors, code, now)
 }
 
 // useBackupCode returns nil, nil for a wrong or used code.

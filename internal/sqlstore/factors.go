@@ -263,10 +263,11 @@ func (db *DB) UpdateSessionAuth(ctx context.Context, s *auth.Session, evs ...aud
 	})
 }
 
-// EnrolledMethods returns, per user ID, the types of the user's confirmed
-// factors.
+// EnrolledMethods returns, per user ID, the methods of the user's confirmed
+// factors: their types, with a hardware HOTP token counted as totp.
 func (db *DB) EnrolledMethods(ctx context.Context) (map[string][]string, error) {
-	rows, err := db.query(ctx, `SELECT DISTINCT user_id, type FROM factors WHERE confirmed = $1 ORDER BY user_id, type`, true)
+	rows, err := db.query(ctx, `SELECT DISTINCT user_id, CASE type WHEN 'hotp' THEN 'totp' ELSE type END AS method
+		FROM factors WHERE confirmed = $1 ORDER BY user_id, method`, true)
 	if err != nil {
 		return nil, err
 	}
