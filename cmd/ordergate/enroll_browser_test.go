@@ -117,7 +117,7 @@ func TestBrowserEnrollment(t *testing.T) {
 		t.Fatalf("type the backup code: %v", err)
 	}
 	submit("backup code", `#backup-code`, http.StatusOK)
-	checkPage(t, ctx, "backup code", base+"/", "h1", "Welcome, carol")
+	checkPage(t, ctx, "backup code", base+"/account/secure", "h1", "Secure your account")
 	signOut("sign out after the backup code")
 
 	// Third sign-in with a TOTP code. The confirmation used this time step,

@@ -98,6 +98,11 @@ func (s *Service) CreateUser(ctx context.Context, actor ordergate.Actor, nu NewU
 	if err := ValidRoles(nu.Roles, s.Roles); err != nil {
 		return nil, err
 	}
+	phone, err := userPhone(nu.Phone)
+	if err != nil {
+		return nil, err
+	}
+	nu.Phone = phone
 	if err := password.Check(nu.Password, nu.Username); err != nil {
 		return nil, err
 	}

@@ -32,6 +32,9 @@ type accountData struct {
 	// SignedInWithBackupCode is true when this session used a backup code.
 	SignedInWithBackupCode bool
 	CanAdd                 bool
+	// CanAddKey and CanAddSMS offer a security key and text-message
+	// codes directly.
+	CanAddKey, CanAddSMS bool
 }
 
 // accountNotices are the fixed messages ?done= may ask for.
@@ -59,8 +62,11 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, ss *sessi
 		s.renderMessage(w, r, ss, err)
 		return
 	}
-	d := accountData{BackupCodesLeft: left, Notice: notice, CanAdd: len(s.Auth.EnrollMethods(ss.user)) > 0,
-		SignedInWithBackupCode: slices.Contains(ss.sess.Auth.AMR, ordergate.AMRBackup)}
+	methods := s.Auth.EnrollMethods(ss.user)
+	d := accountData{BackupCodesLeft: left, Notice: notice, CanAdd: len(methods) > 0,
+		SignedInWithBackupCode: slices.Contains(ss.sess.Auth.AMR, ordergate.AMRBackup),
+		CanAddKey:              slices.Contains(methods, auth.MethodWebAuthn) && s.enrollHere(auth.MethodWebAuthn),
+		CanAddSMS:              slices.Contains(methods, auth.MethodSMS) && s.enrollHere(auth.MethodSMS)}
 	for _, f := range fs {
 		label := methodLabels[f.Type]
 		if label == "" {

@@ -4,6 +4,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/ordergate/ordergate"
@@ -43,6 +44,8 @@ type enrollChoice struct {
 	Here bool
 	// Weaker marks methods that phishing or SIM swaps can defeat.
 	Weaker bool
+	// Checked preselects the strongest choice this wizard can enroll.
+	Checked bool
 }
 
 // enrollData is the wizard's first step.
@@ -53,6 +56,8 @@ type enrollData struct {
 	Forced bool
 	// Available is true when at least one choice can be enrolled here.
 	Available bool
+	// Vouched is true right after the pre-registered phone was confirmed.
+	Vouched bool
 }
 
 func (s *Server) handleEnrollPage(w http.ResponseWriter, r *http.Request) {
@@ -62,15 +67,28 @@ func (s *Server) handleEnrollPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderEnrollChoice(w http.ResponseWriter, r *http.Request, ss *session, status int, msg string) {
-	d := enrollData{Forced: ss.sess.State == auth.StateEnrollment}
+	d := enrollData{Forced: ss.sess.State == auth.StateEnrollment, Vouched: r.URL.Query().Get("done") == "vouched"}
 	for _, m := range s.Auth.EnrollMethods(ss.user) {
-		c := enrollChoice{Method: m, Label: methodLabels[m], Here: m == auth.MethodTOTP, Weaker: m == auth.MethodSMS}
+		c := enrollChoice{Method: m, Label: methodLabels[m], Here: s.enrollHere(m), Weaker: m == auth.MethodSMS}
 		d.Available = d.Available || c.Here
 		d.Choices = append(d.Choices, c)
 	}
+	d.preselect()
 	p := pageFor(ss, "Set up a second factor")
 	p.Error, p.Data = msg, d
 	s.render(w, status, "enroll.html", p)
+}
+
+// preselect checks the authenticator app when it can be enrolled here
+// (every user has a phone for it), else the first choice that can.
+func (d *enrollData) preselect() {
+	i := slices.IndexFunc(d.Choices, func(c enrollChoice) bool { return c.Here && c.Method == auth.MethodTOTP })
+	if i < 0 {
+		i = slices.IndexFunc(d.Choices, func(c enrollChoice) bool { return c.Here })
+	}
+	if i >= 0 {
+		d.Choices[i].Checked = true
+	}
 }
 
 // handleEnrollBegin starts enrolling the chosen factor.
@@ -79,8 +97,12 @@ func (s *Server) handleEnrollBegin(w http.ResponseWriter, r *http.Request) {
 	if ss == nil {
 		return
 	}
-	if r.PostFormValue("method") != auth.MethodTOTP {
-		s.renderEnrollChoice(w, r, ss, http.StatusBadRequest, "Choose the authenticator app to continue.")
+	method := r.PostFormValue("method")
+	if s.beginOtherEnrollment(w, r, ss, method) {
+		return
+	}
+	if method != auth.MethodTOTP {
+		s.renderEnrollChoice(w, r, ss, http.StatusBadRequest, "Choose a second factor to continue.")
 		return
 	}
 	e, err := s.Auth.BeginTOTP(r.Context(), ss.sess, ss.user)

@@ -40,7 +40,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int,
 	token := rand.Text()
 	http.SetCookie(w, &http.Cookie{Name: preCSRFCookie, Value: token, Path: "/login", HttpOnly: true,
 		Secure: s.Secure, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
-	s.render(w, status, "login.html", page{Title: "Sign in", CSRF: token, Error: msg})
+	s.render(w, status, "login.html", page{Title: "Sign in", CSRF: token, Error: msg, Data: s.loginData()})
 }
 
 func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) {

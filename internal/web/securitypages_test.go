@@ -321,7 +321,11 @@ func TestSecondFactorPage(t *testing.T) {
 			wantPage(t, "second-factor page", fc.get("/login/second-factor"), http.StatusOK, `id="totp"`, `id="backup-code"`)
 			a := fc.post("/login/second-factor", url.Values{"method": {tt.method}, "code": {tt.code}})
 			if tt.status == http.StatusSeeOther {
-				wantRedirect(t, "second factor", a, "/")
+				next := "/"
+				if tt.method == "backup_code" {
+					next = "/account/secure" // a backup code leads to "secure your account" first
+				}
+				wantRedirect(t, "second factor", a, next)
 				home := fc.get("/")
 				wantPage(t, "home", home, http.StatusOK, "Welcome, carol", "assurance level 2")
 				if used := strings.Contains(string(home.Body), "You signed in with a backup code: 9 left."); used != (tt.method == "backup_code") {

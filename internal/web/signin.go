@@ -107,6 +107,11 @@ var methodLabels = map[string]string{
 // secondFactorData is the second-factor page.
 type secondFactorData struct {
 	TOTP, BackupCode bool
+	// WebAuthn offers "use my security key"; SMS offers "text me a code".
+	WebAuthn, SMS bool
+	// SMSSentTo is the masked number a code was just texted to: the
+	// page then shows the form for it.
+	SMSSentTo string
 	// Other lists offered methods this page cannot take.
 	Other []string
 	// Method is the form that was sent, shown first after an error.
@@ -124,22 +129,32 @@ func (s *Server) handleSecondFactorPage(w http.ResponseWriter, r *http.Request) 
 }
 
 func (s *Server) renderSecondFactor(w http.ResponseWriter, r *http.Request, ss *session, status int, method, msg string) {
+	s.renderSecondFactorSent(w, r, ss, status, method, "", msg)
+}
+
+// renderSecondFactorSent is renderSecondFactor after a code was texted to
+// the masked number sentTo.
+func (s *Server) renderSecondFactorSent(w http.ResponseWriter, r *http.Request, ss *session, status int, method, sentTo, msg string) {
 	methods, err := s.Auth.LoginMethods(r.Context(), ss.user)
 	if err != nil {
 		status, msg = s.pageError(r, err)
 	}
-	d := secondFactorData{Method: method}
+	d := secondFactorData{Method: method, SMSSentTo: sentTo}
 	for _, m := range methods {
-		switch m {
-		case auth.MethodTOTP:
+		switch {
+		case m == auth.MethodTOTP:
 			d.TOTP = true
-		case auth.MethodBackupCode:
+		case m == auth.MethodBackupCode:
 			d.BackupCode = true
+		case m == auth.MethodWebAuthn && s.Auth.WebAuthn != nil:
+			d.WebAuthn = true
+		case m == auth.MethodSMS && s.Auth.SMSEnabled():
+			d.SMS = true
 		default:
 			d.Other = append(d.Other, methodLabels[m])
 		}
 	}
-	if d.Method == "" && !d.TOTP && d.BackupCode {
+	if d.Method == "" && !d.TOTP && !d.WebAuthn && !d.SMS && d.BackupCode {
 		d.Method = auth.MethodBackupCode
 	}
 	s.render(w, status, "secondfactor.html", page{Title: "Second factor", CSRF: ss.sess.CSRFToken, Error: msg, Data: d})
@@ -154,7 +169,7 @@ func (s *Server) handleSecondFactorForm(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	method := r.PostFormValue("method")
-	if !slices.Contains([]string{auth.MethodTOTP, auth.MethodBackupCode}, method) {
+	if !slices.Contains([]string{auth.MethodTOTP, auth.MethodSMS, auth.MethodBackupCode}, method) {
 		s.renderSecondFactor(w, r, ss, http.StatusBadRequest, "", "Choose a way to confirm it is you.")
 		return
 	}
@@ -176,6 +191,12 @@ func (s *Server) handleSecondFactorForm(w http.ResponseWriter, r *http.Request) 
 	}
 	s.Metrics.Logins.WithLabelValues("authenticated").Inc()
 	s.replaceCookie(w, ss, res.Token, res.Session)
+	if res.BackupCodesLeft != nil {
+		// A backup code usually means a lost device: offer to secure
+		// the account before anything else.
+		http.Redirect(w, r, "/account/secure", http.StatusSeeOther)
+		return
+	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
