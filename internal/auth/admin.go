@@ -39,8 +39,13 @@ const (
 type UserQuery struct {
 	Role  string
 	Group string
-	// MFA is "none" (no confirmed factor) or "enrolled".
+	// MFA is "none" (no confirmed factor), "enrolled", or "past_deadline"
+	// (the same as PastDeadline).
 	MFA string
+	// PastDeadline keeps only enabled users whom the policy asks for a
+	// second factor by now and who have none that counts
+	// (Policy.PastDeadline).
+	PastDeadline bool
 	// Disabled, when set, keeps only disabled (true) or enabled users.
 	Disabled *bool
 	// Text matches part of the username or e-mail address, ignoring case.
@@ -178,8 +183,10 @@ func (s *Service) FindUsers(ctx context.Context, actor ordergate.Actor, q UserQu
 	}
 	switch q.MFA {
 	case "", "none", "enrolled":
+	case "past_deadline":
+		q.MFA, q.PastDeadline = "", true
 	default:
-		return nil, "", ordergate.FieldError(ordergate.EINVALID, "mfa", "must be none or enrolled")
+		return nil, "", ordergate.FieldError(ordergate.EINVALID, "mfa", "must be none, enrolled or past_deadline")
 	}
 	if q.Role != "" && !slices.Contains(s.Roles, q.Role) {
 		return nil, "", ordergate.FieldError(ordergate.EINVALID, "role", "unknown role "+q.Role)
@@ -189,6 +196,9 @@ func (s *Service) FindUsers(ctx context.Context, actor ordergate.Actor, q UserQu
 	}
 	q.Limit = min(q.Limit, 500)
 	q.Text = strings.ToLower(strings.TrimSpace(q.Text))
+	if q.PastDeadline {
+		return s.findPastDeadline(ctx, q)
+	}
 	want := q.Limit
 	q.Limit++
 	rows, err := s.adminStore().QueryUsers(ctx, q)
@@ -214,6 +224,8 @@ type UserDetail struct {
 	// Events are the user's recent security events, newest first.
 	Events       []audit.Event
 	RoleRequests []*RoleRequest
+	// Devices are the user's known browsers, most recently seen first.
+	Devices []*Device
 }
 
 // UserDetail returns user id with factors, sessions, recent security
@@ -237,6 +249,9 @@ func (s *Service) UserDetail(ctx context.Context, actor ordergate.Actor, id stri
 		return nil, err
 	}
 	if d.RoleRequests, err = s.adminStore().RoleRequests(ctx, id, RoleRequestPending); err != nil {
+		return nil, err
+	}
+	if d.Devices, err = s.Devices(ctx, id); err != nil {
 		return nil, err
 	}
 	return d, nil

@@ -34,6 +34,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Risk", func(t *testing.T) { testRisk(t, open(t)) })
 	t.Run("Orders", func(t *testing.T) { testOrders(t, open) })
 	t.Run("WebAuthn", func(t *testing.T) { testWebAuthn(t, open(t)) })
+	t.Run("Admin", func(t *testing.T) { testAdmin(t, open) })
 	t.Run("HardwareTokens", func(t *testing.T) { testHardwareTokens(t, open(t)) })
 }
 

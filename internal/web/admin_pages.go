@@ -54,6 +54,9 @@ func (s *Server) consoleSession(w http.ResponseWriter, r *http.Request, write bo
 		s.render(w, http.StatusUnauthorized, "admin_notice.html", p)
 		return nil, false
 	}
+	if write && r.Method == http.MethodPost && r.PostFormValue(stepUpCodeField) != "" {
+		return s.consoleStepUp(w, r, ss)
+	}
 	return ss, true
 }
 
@@ -72,6 +75,10 @@ func (s *Server) consoleError(w http.ResponseWriter, r *http.Request, ss *sessio
 	}
 	msg := ordergate.ErrorMessage(err)
 	if code == ordergate.ESTEPUP {
+		if r.Method == http.MethodPost {
+			s.consoleStepUpPrompt(w, r, ss, "")
+			return
+		}
 		msg = "This needs a fresh second factor: confirm a code from your authenticator, then try again."
 	}
 	var e *ordergate.Error
@@ -170,7 +177,7 @@ func (s *Server) handleConsoleUser(w http.ResponseWriter, r *http.Request) {
 		s.consoleError(w, r, ss, err, "/admin/users")
 		return
 	}
-	data := consoleUserData{User: userDetailOut(d), Roles: s.Auth.Roles, HasRole: map[string]bool{},
+	data := consoleUserData{User: userDetailOut(d, s.Clock.Now()), Roles: s.Auth.Roles, HasRole: map[string]bool{},
 		Groups: strings.Join(d.User.Groups, ", "), CanChange: ss.user.HasRole(auth.RoleAdmin), Self: d.User.ID == ss.user.ID}
 	for _, role := range d.User.Roles {
 		data.HasRole[role] = true
@@ -246,13 +253,20 @@ func (s *Server) handleConsoleInvite(w http.ResponseWriter, r *http.Request) {
 		s.consoleError(w, r, ss, err, "/admin/users")
 		return
 	}
+	link := s.linkURL(r, "/invitations/", il.Token)
 	text := "Invitation for " + il.User.Username + " created. Give them this link; it works once, until " +
 		il.Link.ExpiresAt.Format("2006-01-02 15:04 MST") + ", and is not shown again."
+	switch s.sendInvitation(r, auth.UserActor(ss.user, ss.sess), il, link) {
+	case auth.DeliveredSMS:
+		text += " It was also sent by text message to the user's phone."
+	case auth.DeliveredOutbox:
+		text += " It was also sent to the notification outbox."
+	}
 	if il.RoleRequest != nil {
 		text += " The privileged roles wait for a second administrator's approval."
 	}
 	s.consolePage(w, http.StatusCreated, "admin_notice.html", "Invitation", ss,
-		consoleNotice{Text: text, Link: s.linkURL(r, "/invitations/", il.Token), Back: "/admin/users/" + il.User.ID, BackText: "Open the user"}, "")
+		consoleNotice{Text: text, Link: link, Back: "/admin/users/" + il.User.ID, BackText: "Open the user"}, "")
 }
 
 func (s *Server) handleConsolePasswordReset(w http.ResponseWriter, r *http.Request) {

@@ -58,6 +58,13 @@ func userQuery(r *http.Request) (auth.UserQuery, error) {
 		}
 		q.Disabled = &b
 	}
+	if d := v.Get("past_deadline"); d != "" {
+		b, err := strconv.ParseBool(d)
+		if err != nil {
+			return q, ordergate.FieldError(ordergate.EINVALID, "past_deadline", "must be true or false")
+		}
+		q.PastDeadline = b
+	}
 	if l := v.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > 500 {
@@ -122,6 +129,7 @@ type userDetailJSON struct {
 	Sessions     []sessionJSON     `json:"sessions"`
 	Events       []audit.Event     `json:"events"`
 	RoleRequests []roleRequestJSON `json:"role_requests"`
+	Devices      []deviceJSON      `json:"devices"`
 }
 
 type adminFactorJSON struct {
@@ -146,7 +154,7 @@ type sessionJSON struct {
 	ExpiresAt  time.Time `json:"expires_at"`
 }
 
-func userDetailOut(d *auth.UserDetail) userDetailJSON {
+func userDetailOut(d *auth.UserDetail, now time.Time) userDetailJSON {
 	u := d.User
 	out := userDetailJSON{ID: u.ID, Username: u.Username, Email: u.Email, Phone: u.Phone, Roles: nonNilStrings(u.Roles),
 		Groups: nonNilStrings(u.Groups), Disabled: u.Disabled, CreatedAt: u.CreatedAt, LastLoginAt: timeOrNil(u.LastLoginAt),
@@ -167,6 +175,7 @@ func userDetailOut(d *auth.UserDetail) userDetailJSON {
 	for _, rr := range d.RoleRequests {
 		out.RoleRequests = append(out.RoleRequests, roleRequestOut(rr))
 	}
+	out.Devices = devicesOut(d.Devices, now)
 	return out
 }
 
@@ -176,7 +185,7 @@ func (s *Server) handleAdminUser(w http.ResponseWriter, r *http.Request, ss *ses
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, userDetailOut(d))
+	writeJSON(w, http.StatusOK, userDetailOut(d, s.Clock.Now()))
 }
 
 func (s *Server) handleAdminUserDisable(w http.ResponseWriter, r *http.Request, ss *session) {
@@ -279,8 +288,9 @@ func (s *Server) handleAdminInvite(w http.ResponseWriter, r *http.Request, ss *s
 		s.writeError(w, r, err)
 		return
 	}
-	body := map[string]any{"id": il.Link.ID, "user_id": il.User.ID, "url": s.linkURL(r, "/invitations/", il.Token),
-		"expires_at": il.Link.ExpiresAt}
+	link := s.linkURL(r, "/invitations/", il.Token)
+	body := map[string]any{"id": il.Link.ID, "user_id": il.User.ID, "url": link,
+		"expires_at": il.Link.ExpiresAt, "sent_via": s.sendInvitation(r, auth.UserActor(ss.user, ss.sess), il, link)}
 	if il.RoleRequest != nil {
 		body["role_request"] = roleRequestOut(il.RoleRequest)
 	}

@@ -474,8 +474,10 @@ type sourcesData struct {
 	Channels []string
 	Created  *sourceRow
 	Secret   string
-	Name     string
-	Channel  string
+	// Rotated says Created got a new credential rather than being added.
+	Rotated bool
+	Name    string
+	Channel string
 }
 
 // sourceRow is a source as shown.

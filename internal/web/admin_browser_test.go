@@ -1,0 +1,133 @@
+package web_test
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/ordergate/ordergate/internal/testenv"
+)
+
+// TestAdminInviteBrowser: in headless Chromium an administrator invites
+// a user; the one-time link, opened in a second, separate browser context,
+// lets the person choose a password and lands them in the enrollment
+// wizard; the administrator then disables the user, and the user's next
+// page load goes to the sign-in page.
+func TestAdminInviteBrowser(t *testing.T) {
+	chromium := testenv.Tool(t, "chromium")
+	ts := consoleServer(t)
+	ts.PublicURL = "" // links point at the test server itself
+	// The browser keeps cookies by its own clock: bring the test clock to now.
+	if behind := time.Since(ts.Clock.Now()); behind > 0 {
+		ts.Clock.Add(behind)
+	}
+	carol := signInWithTOTP(t, ts, "carol", adminPassword)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true))
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	browser, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(cancel)
+	// The first Run starts the browser: no deadline on it.
+	if err := chromedp.Do(browser, chromedp.Navigate(ts.URL+"/login")); err != nil {
+		t.Fatalf("open %s/login: %v", ts.URL, err)
+	}
+	// The invited person uses another browser context: no shared cookies.
+	person, cancelPerson := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancelPerson)
+	admin, cancelAdmin := context.WithTimeout(browser, 60*time.Second)
+	defer cancelAdmin()
+	user, cancelUser := context.WithTimeout(person, 60*time.Second)
+	defer cancelUser()
+
+	// carol is signed in with password and TOTP: her session's cookie.
+	httpOnly := true
+	if _, err := chromedp.Run(admin, func(ctx context.Context, tg *chromedp.Target) (cdp.Empty, error) {
+		return cdp.Call(ctx, tg, network.SetCookie, network.SetCookieParams{Name: "ordergate_session", Value: carol.token,
+			URL: ts.URL + "/", Path: "/", HTTPOnly: &httpOnly, SameSite: network.CookieSameSiteLax})
+	}); err != nil {
+		t.Fatalf("set the session cookie: %v", err)
+	}
+	location := func(ctx context.Context, step string) *url.URL {
+		t.Helper()
+		got, err := chromedp.Run(ctx, chromedp.Location())
+		if err != nil {
+			t.Fatalf("%s: location: %v", step, err)
+		}
+		u, err := url.Parse(got)
+		if err != nil {
+			t.Fatalf("%s: location %q: %v", step, got, err)
+		}
+		return u
+	}
+	submit := func(ctx context.Context, step, sel string, wantStatus int64) {
+		t.Helper()
+		resp, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("%s: click %s: %v", step, sel, err)
+		}
+		if resp.Status != wantStatus {
+			t.Errorf("%s: status = %d, want %d", step, resp.Status, wantStatus)
+		}
+	}
+
+	// The administrator invites ivan.
+	if err := chromedp.Do(admin, chromedp.Navigate(ts.URL+"/admin/users"),
+		chromedp.WaitVisible(chromedp.ID("i-username")),
+		chromedp.SendKeys(chromedp.ID("i-username"), "ivan"),
+		chromedp.Click(chromedp.CSS(`form[action="/admin/invitations"] input[value="clerk"]`)),
+	); err != nil {
+		t.Fatalf("fill in the invitation: %v", err)
+	}
+	submit(admin, "invite", `form[action="/admin/invitations"] button`, 201)
+	link, err := chromedp.Run(admin, chromedp.Value(chromedp.ID("one-time-link")))
+	if err != nil || !strings.HasPrefix(link, ts.URL+"/invitations/") {
+		t.Fatalf("one-time link = %q, %v", link, err)
+	}
+
+	// ivan opens the link in his own browser context and sets a password.
+	if err := chromedp.Do(user, chromedp.Navigate(link),
+		chromedp.WaitVisible(chromedp.ID("password")),
+		chromedp.SendKeys(chromedp.ID("password"), "ivan's long new passphrase"),
+		chromedp.SendKeys(chromedp.ID("password_again"), "ivan's long new passphrase"),
+	); err != nil {
+		t.Fatalf("fill in the password: %v", err)
+	}
+	submit(user, "accept", `form[action^="/invitations/"] button`, 200)
+	if got := location(user, "after accepting").Path; !strings.HasPrefix(got, "/enroll") {
+		t.Errorf("after accepting the invitation ivan is at %s, want the enrollment wizard", got)
+	}
+	// The link worked once: opening it again says so.
+	if err := chromedp.Do(user, chromedp.Navigate(link)); err != nil {
+		t.Fatalf("open the link again: %v", err)
+	}
+	if got, err := chromedp.Run(user, chromedp.Text(chromedp.CSS("p.error"))); err != nil || !strings.Contains(got, "already used") {
+		t.Errorf("used link page says %q (%v), want it already used", got, err)
+	}
+
+	// The administrator disables ivan from his user page.
+	ivanID := userID(t, ts, "ivan")
+	if err := chromedp.Do(admin, chromedp.Navigate(ts.URL+"/admin/users/"+ivanID)); err != nil {
+		t.Fatalf("open ivan's page: %v", err)
+	}
+	submit(admin, "disable", `form[action="/admin/users/`+ivanID+`/disable"] button`, 200)
+	if got, err := chromedp.Run(admin, chromedp.Text(chromedp.CSS("h1"))); err != nil || got != "ivan (disabled)" {
+		t.Errorf("user page after disabling = %q (%v), want ivan (disabled)", got, err)
+	}
+
+	// ivan's session died with it: his next page load asks him to sign in.
+	if err := chromedp.Do(user, chromedp.Navigate(ts.URL+"/enroll")); err != nil {
+		t.Fatalf("reload the wizard: %v", err)
+	}
+	if got := location(user, "after disabling").Path; got != "/login" {
+		t.Errorf("ivan's next page after being disabled is %s, want /login", got)
+	}
+}
