@@ -75,6 +75,8 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	// Step-ups for order actions are one-time grants bound to the order.
 	grants := order.NewGrants(st, ordergate.SystemClock{}, orders.Rules)
 	orders.StepUp = grants
+	// Risk weighs each approval against the approver's past approvals.
+	orders.Risk = svc
 	srv.EnableOrders(intake.NewService(st, st.keys, ordergate.SystemClock{}, log), orders)
 	srv.EnableStepUpGrants(grants)
 

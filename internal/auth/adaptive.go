@@ -97,7 +97,9 @@ func (s *Service) assessLogin(ctx context.Context, u *User, c Client, now time.T
 	if err != nil {
 		return nil, err
 	}
-	sig := risk.Signals{DeviceKnown: p.Device != nil, NetworkKnown: p.NetworkKnown, Remote: !s.Policy.Trusted(c.IP),
+	// An unknown client address (a proxy that did not say) is never a
+	// known network.
+	sig := risk.Signals{DeviceKnown: p.Device != nil, NetworkKnown: p.NetworkKnown && network.IsValid(), Remote: !s.Policy.Trusted(c.IP),
 		AccountFailures: p.Failures, AddressFailures: addrLock.Failures}
 	if a.Locator != nil && addr.IsValid() {
 		sig.Location, _ = a.Locator.Locate(addr)
@@ -201,9 +203,11 @@ func (s *Service) denyLogin(ctx context.Context, u *User, c Client, lr *LoginRis
 	lr.Record.Outcome = OutcomeDenied
 	ev := audit.Event{At: now, Action: "login", Outcome: audit.OutcomeDenied, Actor: anonymous(c), SubjectID: u.ID,
 		Data: map[string]any{"username": u.Username, "reasons": reasons, "score": lr.Assessment.Score}}
-	if err := s.Adaptive.Store.RecordLoginRisk(ctx, &lr.Record, s.decision(u, c, "login", lr.Assessment, lr.Record.Location), ev); err != nil {
+	sec := securityEvent(now, SecurityRiskDenied, anonymous(c), u.ID, map[string]any{"reasons": reasons, "score": lr.Assessment.Score})
+	if err := s.Adaptive.Store.RecordLoginRisk(ctx, &lr.Record, s.decision(u, c, "login", lr.Assessment, lr.Record.Location), ev, sec); err != nil {
 		return err
 	}
+	s.counted(SecurityRiskDenied)
 	s.Log.Warn("login denied by risk", "event", "login.risk_denied", "user_id", u.ID, "client_ip", c.IP,
 		"score", lr.Assessment.Score, "reasons", reasons)
 	return &ordergate.Error{Code: ordergate.EDENIED, Message: "sign-in denied from here; contact your administrator",
@@ -228,8 +232,18 @@ func (s *Service) recordLoginRisk(ctx context.Context, u *User, sess *Session, c
 	ev := audit.Event{At: lr.Record.At, Action: "risk.assessed", Outcome: audit.OutcomeOK, Actor: UserActor(u, sess), SubjectID: u.ID,
 		Data: map[string]any{"action": "login", "score": lr.Assessment.Score, "decision": string(lr.Assessment.Decision),
 			"reasons": lr.Assessment.Reasons(), "country": lr.Record.Location.Country, "new_device": lr.Device == nil}}
-	if err := s.Adaptive.Store.RecordLoginRisk(ctx, &lr.Record, s.decision(u, c, "login", lr.Assessment, lr.Record.Location), ev); err != nil {
+	evs := []audit.Event{ev}
+	sec, newCountry := adminNewCountry(u, sess, lr)
+	if newCountry {
+		evs = append(evs, sec)
+	}
+	if err := s.Adaptive.Store.RecordLoginRisk(ctx, &lr.Record, s.decision(u, c, "login", lr.Assessment, lr.Record.Location), evs...); err != nil {
 		return err
+	}
+	if newCountry {
+		s.counted(SecurityAdminNewCountry)
+		s.Log.Warn("administrator signs in from a new country", "event", sec.Action, "user_id", u.ID, "client_ip", c.IP,
+			"country", lr.Record.Location.Country)
 	}
 	if lr.Record.Completed && c.UserAgent != "" {
 		// Learn the browser's description for the device list.

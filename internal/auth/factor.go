@@ -35,6 +35,8 @@ type BackupCode struct {
 	Lookup string
 	// Hash is the code's argon2id PHC string.
 	Hash string
+	// UsedAt is when the code was used; zero while it is unused.
+	UsedAt time.Time
 }
 
 // FactorStore keeps second factors and backup codes.
@@ -64,7 +66,8 @@ type FactorStore interface {
 
 	// ReplaceBackupCodes removes a user's codes and stores codes.
 	ReplaceBackupCodes(ctx context.Context, userID string, codes []BackupCode, evs ...audit.Event) error
-	// BackupCodeCandidates returns the user's unused codes with lookup.
+	// BackupCodeCandidates returns the user's codes with lookup, used
+	// ones too (with UsedAt), so that a replayed code can be told apart.
 	BackupCodeCandidates(ctx context.Context, userID, lookup string) ([]BackupCode, error)
 	// UseBackupCode marks the code used unless it already was, and
 	// returns whether it did and how many unused codes remain.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -146,6 +147,12 @@ func (s *Service) verifyFactor(ctx context.Context, u *User, sess *Session, meth
 	case MethodSMS:
 		res, err = s.verifySMSFactor(ctx, u, code, now)
 	}
+	// A replayed code fails like a wrong one; only the audit log, the
+	// log and the security events tell them apart.
+	replayed := errors.Is(err, errCodeReplayed)
+	if replayed {
+		err = nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -155,10 +162,18 @@ func (s *Service) verifyFactor(ctx context.Context, u *User, sess *Session, meth
 		}
 		ev := audit.Event{At: now, Action: step, Outcome: audit.OutcomeFailed, Actor: UserActor(u, sess), SubjectID: u.ID,
 			Data: map[string]any{"method": method}}
-		if err := s.Store.AppendAudit(ctx, ev); err != nil {
+		evs := []audit.Event{ev}
+		if replayed {
+			ev.Data["reason"] = "replayed"
+			evs = append(evs, securityEvent(now, SecurityCodeReplayed, ev.Actor, u.ID, map[string]any{"method": method, "step": step}))
+		}
+		if err := s.Store.AppendAudit(ctx, evs...); err != nil {
 			return nil, err
 		}
-		s.Log.Info("second factor failed", "event", step+".failed", "user_id", u.ID, "method", method, "client_ip", c.IP)
+		if replayed {
+			s.counted(SecurityCodeReplayed)
+		}
+		s.Log.Info("second factor failed", "event", step+".failed", "user_id", u.ID, "method", method, "client_ip", c.IP, "replayed", replayed)
 		return nil, ordergate.Errorf(ordergate.ECODE, "invalid code")
 	}
 	if err := s.Store.ThrottleReset(ctx, mfaKey(u)); err != nil {
@@ -186,12 +201,19 @@ func (s *Service) openSecret(f *Factor) ([]byte, error) {
 // its row, so a secret copied into another row does not open.
 func FactorAAD(typ, id string) []byte { return []byte(typ + ":" + id) }
 
-// verifyTOTP returns nil, nil for a wrong or replayed code.
+// errCodeReplayed is the cause, never shown to the client, of a one-time
+// code that was right once but is used up: a TOTP time step already
+// accepted, or a used backup code.
+var errCodeReplayed = errors.New("one-time code already used")
+
+// verifyTOTP returns nil, nil for a wrong code and errCodeReplayed for a
+// code of a time step already used.
 func (s *Service) verifyTOTP(ctx context.Context, u *User, code string, now time.Time) (*VerifyResult, error) {
 	factors, err := s.Store.Factors(ctx, u.ID)
 	if err != nil {
 		return nil, err
 	}
+	replayed := false
 	for _, f := range factors {
 		if f.Type != MethodTOTP || !f.Confirmed {
 			continue
@@ -206,6 +228,9 @@ func (s *Service) verifyTOTP(ctx context.Context, u *User, code string, now time
 		}
 		step, ok := totp.Verify(seed, code, now, p, f.LastUsedStep)
 		if !ok {
+			// Right for the time but at or below the last used step.
+			_, used := totp.Verify(seed, code, now, p, 0)
+			replayed = replayed || used
 			continue
 		}
 		fresh, err := s.Store.UseTOTPStep(ctx, f.ID, step, now)
@@ -215,11 +240,16 @@ func (s *Service) verifyTOTP(ctx context.Context, u *User, code string, now time
 		if fresh {
 			return &VerifyResult{Method: MethodTOTP, AMR: ordergate.AMROTP, FactorID: f.ID}, nil
 		}
+		replayed = true // another request used the step meanwhile
+	}
+	if replayed {
+		return nil, errCodeReplayed
 	}
 	return s.verifyHOTP(ctx, factors, code, now)
 }
 
-// useBackupCode returns nil, nil for a wrong or used code.
+// useBackupCode returns nil, nil for a wrong code and errCodeReplayed for
+// a used one.
 func (s *Service) useBackupCode(ctx context.Context, u *User, sess *Session, code string, now time.Time) (*VerifyResult, error) {
 	lookup, _ := backupcode.Lookup(code)
 	norm, _ := backupcode.Normalize(code)
@@ -231,10 +261,16 @@ func (s *Service) useBackupCode(ctx context.Context, u *User, sess *Session, cod
 		if !backupcode.Verify(norm, bc.Hash) {
 			continue
 		}
+		if !bc.UsedAt.IsZero() {
+			return nil, errCodeReplayed
+		}
 		ev := audit.Event{At: now, Action: "backup_code.used", Outcome: audit.OutcomeOK, Actor: UserActor(u, sess), SubjectID: u.ID}
 		used, left, err := s.Store.UseBackupCode(ctx, bc.ID, now, ev)
-		if err != nil || !used {
+		if err != nil {
 			return nil, err
+		}
+		if !used {
+			return nil, errCodeReplayed
 		}
 		return &VerifyResult{Method: MethodBackupCode, AMR: ordergate.AMRBackup, BackupCodesLeft: left}, nil
 	}

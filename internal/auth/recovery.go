@@ -137,6 +137,10 @@ func (s *Service) ApproveFactorReset(ctx context.Context, sess *Session, admin *
 	if err != nil {
 		return nil, err
 	}
+	// No browser may stand in for the factors being reset.
+	if err := s.ForgetRememberedDevices(ctx, UserActor(admin, sess), r.UserID, "factor_reset"); err != nil {
+		return nil, err
+	}
 	token := NewToken()
 	link := &RecoveryLink{TokenHash: HashToken(token), CreatedAt: now, ExpiresAt: now.Add(RecoveryLinkTTL)}
 	evs := []audit.Event{

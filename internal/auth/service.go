@@ -69,6 +69,9 @@ type Service struct {
 	WebAuthn *WebAuthn
 	// Adaptive configures risk-based authentication; nil turns it off.
 	Adaptive *Adaptive
+	// Security counts security events (see SecurityKinds); nil counts
+	// nothing, the audit log still keeps them.
+	Security SecuritySink
 }
 
 // NewService returns a Service with NIST default session timeouts and the
@@ -199,9 +202,12 @@ func (s *Service) checkThrottle(ctx context.Context, keys []string, step, userna
 		if wait := l.RetryAfter(now); wait > 0 {
 			ev := audit.Event{At: now, Action: step + ".throttled", Outcome: audit.OutcomeThrottled,
 				Actor: anonymous(c), Data: map[string]any{"username": username, "key": strings.SplitN(k, ":", 3)[1]}}
-			if err := s.Store.AppendAudit(ctx, ev); err != nil {
+			kind := throttleKind(step)
+			sec := securityEvent(now, kind, ev.Actor, "", map[string]any{"step": step, "username": username})
+			if err := s.Store.AppendAudit(ctx, ev, sec); err != nil {
 				return err
 			}
+			s.counted(kind)
 			s.Log.Warn("throttled", "event", step+".throttled", "client_ip", c.IP, "retry_after", wait)
 			return &ordergate.Error{Code: ordergate.ERATELIMIT, Message: "too many attempts; try again later", RetryAfter: wait}
 		}

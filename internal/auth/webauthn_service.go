@@ -387,9 +387,11 @@ func (s *Service) useCredential(ctx context.Context, u *User, sess *Session, c C
 	}
 	ev := audit.Event{At: now, Action: "webauthn.clone_suspected", Outcome: audit.OutcomeDenied, Actor: actor, SubjectID: u.ID,
 		Data: map[string]any{"factor_id": cred.FactorID, "stored_count": cred.SignCount, "presented_count": as.SignCount, "aaguid": as.AAGUID}}
-	if err := s.WebAuthn.Store.FlagWebAuthnClone(ctx, cred.FactorID, ev); err != nil {
+	sec := securityEvent(now, SecurityKeyCloned, actor, u.ID, map[string]any{"factor_id": cred.FactorID})
+	if err := s.WebAuthn.Store.FlagWebAuthnClone(ctx, cred.FactorID, ev, sec); err != nil {
 		return err
 	}
+	s.counted(SecurityKeyCloned)
 	s.Log.Error("security alert: security key may be cloned", "event", "webauthn.clone_suspected", "user_id", u.ID,
 		"factor_id", cred.FactorID, "client_ip", c.IP, "stored_count", cred.SignCount, "presented_count", as.SignCount)
 	return errCloneSuspected
@@ -471,6 +473,7 @@ func (s *Service) FinishWebAuthnLogin(ctx context.Context, sess *Session, u *Use
 	if err != nil {
 		return nil, err
 	}
+	s.confirmLoginRisk(ctx, u, sess)
 	s.Log.Info("login", "event", "login.ok", "user_id", u.ID, "method", MethodWebAuthn, "aal", 2)
 	return &LoginResult{State: LoginAuthenticated, Token: token, Session: next, User: u}, nil
 }
@@ -544,9 +547,20 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, body []byte, c Client)
 		s.Log.Info("passkey sign-in refused by policy", "event", "login.passkey.denied", "user_id", u.ID, "client_ip", c.IP)
 		return nil, ordergate.Errorf(ordergate.EFORBIDDEN, "your role may not sign in without a password; sign in with your password and security key")
 	}
+	// The same risk scoring as a password sign-in: a denial stands; a
+	// demand for a second or phishing-resistant factor is met by the
+	// passkey itself.
+	lr, err := s.assessLogin(ctx, u, c, now)
+	if err != nil {
+		return nil, err
+	}
+	var req Requirement
+	if err := s.applyRisk(ctx, u, c, lr, &req, now); err != nil {
+		return nil, err
+	}
 	amr := webauthnAMR(as.BackupEligible, as.UserVerified)
 	auth := ordergate.AuthContext{AAL: ordergate.AAL2, AMR: amr, AuthTime: now, FactorTimes: map[string]time.Time{},
-		ClientIP: c.IP, UserAgent: c.UserAgent}
+		ClientIP: c.IP, UserAgent: c.UserAgent, Risk: lr.Reasons()}
 	for _, m := range amr {
 		auth.FactorTimes[m] = now
 	}
@@ -559,8 +573,12 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, body []byte, c Client)
 	if err := s.Store.RecordLogin(ctx, u.ID, now, ""); err != nil {
 		return nil, err
 	}
+	res := &LoginResult{State: LoginAuthenticated, Token: token, Session: sess, User: u, Reasons: lr.Reasons(), Risk: lr}
+	if err := s.recordLoginRisk(ctx, u, sess, c, res); err != nil {
+		return nil, err
+	}
 	s.Log.Info("login", "event", "login.ok", "user_id", u.ID, "method", "passkey", "client_ip", c.IP, "aal", 2)
-	return &LoginResult{State: LoginAuthenticated, Token: token, Session: sess, User: u}, nil
+	return res, nil
 }
 
 // transaction returns what a step-up for action on orderID approves; nil

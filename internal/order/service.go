@@ -73,6 +73,9 @@ type Service struct {
 	Rules []Rule
 	// StepUp checks the second factor that Rules demand.
 	StepUp StepUp
+	// Risk, when set, weighs each approval against the approver's past
+	// approvals and may demand a fresh or stronger second factor.
+	Risk Risk
 }
 
 // NewService returns a Service with the FreshFactor step-up check.
@@ -333,9 +336,17 @@ func (s *Service) Approve(ctx context.Context, actor ordergate.Actor, id string)
 	if cur.Status != StatusPendingApproval {
 		return nil, cur.clone().Move(StatusApproved)
 	}
+	// Before the step-up, which may spend a one-time grant.
+	reasons, err := s.checkRisk(ctx, actor, ActionApprove, cur)
+	if err != nil {
+		return nil, err
+	}
 	evidence, err := s.stepUp(ctx, actor, ActionApprove, cur)
 	if err != nil {
 		return nil, err
+	}
+	if len(reasons) > 0 {
+		evidence["risk_reasons"] = reasons
 	}
 	required := 1
 	for _, r := range s.Rules {

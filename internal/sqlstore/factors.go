@@ -189,9 +189,9 @@ func (db *DB) ReplaceBackupCodes(ctx context.Context, userID string, codes []aut
 	})
 }
 
-// BackupCodeCandidates returns a user's unused codes with that lookup.
+// BackupCodeCandidates returns a user's codes with that lookup, used or not.
 func (db *DB) BackupCodeCandidates(ctx context.Context, userID, lookup string) ([]auth.BackupCode, error) {
-	rows, err := db.query(ctx, `SELECT id, user_id, lookup, hash FROM backup_codes WHERE user_id = $1 AND lookup = $2 AND used_at = 0`, userID, lookup)
+	rows, err := db.query(ctx, `SELECT id, user_id, lookup, hash, used_at FROM backup_codes WHERE user_id = $1 AND lookup = $2`, userID, lookup)
 	if err != nil {
 		return nil, err
 	}
@@ -199,9 +199,11 @@ func (db *DB) BackupCodeCandidates(ctx context.Context, userID, lookup string) (
 	var out []auth.BackupCode
 	for rows.Next() {
 		var c auth.BackupCode
-		if err := rows.Scan(&c.ID, &c.UserID, &c.Lookup, &c.Hash); err != nil {
+		var used int64
+		if err := rows.Scan(&c.ID, &c.UserID, &c.Lookup, &c.Hash, &used); err != nil {
 			return nil, err
 		}
+		c.UsedAt = fromMicros(used)
 		out = append(out, c)
 	}
 	return out, rows.Err()

@@ -335,6 +335,10 @@ func (s *Server) dashboard(ctx context.Context, actor ordergate.Actor) (map[stri
 			incidents += c.Count
 		}
 	}
+	incidentsThisQuarter, err := s.Auth.IncidentsThisQuarter(ctx, actor)
+	if err != nil {
+		return nil, err
+	}
 	lat, err := s.secondFactorLatency()
 	if err != nil {
 		return nil, err
@@ -348,6 +352,7 @@ func (s *Server) dashboard(ctx context.Context, actor ordergate.Actor) (map[stri
 			"past_deadline_users": rep.PastDeadline},
 		"security_events": map[string]any{"since": since, "total": total, "failed_logins": failedLogins,
 			"incidents": incidents, "by_action": counts},
+		"incidents_this_quarter":   map[string]any{"count": incidentsThisQuarter, "target": auth.IncidentTarget},
 		"second_factor_latency":    lat,
 		"orders_awaiting_approval": nil,
 	}

@@ -211,6 +211,7 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 		fields = append(fields, "host", u.Hostname(), "path", u.EscapedPath())
 	}
 	s.Log.Info("forward auth refused", fields...)
+	s.forwardAuthSecurityEvent(r, ss, u, v.reason)
 	if ok && v.reason != "no_rule" && v.reason != "deny_rule" && v.reason != "missing_role" && s.ForwardAuth.AllowedRedirect(u) && s.ForwardAuth.LoginURL != "" {
 		login := s.ForwardAuth.LoginURL + "?rd=" + url.QueryEscape(u.String())
 		w.Header().Set("X-Ordergate-Redirect", login)

@@ -57,8 +57,16 @@ http {
 }
 `
 
-// startNginx runs nginx with conf until the test ends and returns its URL.
+// startNginx runs nginx with nginxConf until the test ends and returns its URL.
 func startNginx(t *testing.T, ordergateURL, legacyURL string) string {
+	t.Helper()
+	return runNginx(t, nginxConf, ordergateURL, legacyURL)
+}
+
+// runNginx runs nginx with the configuration template conf (%[1]s the
+// scratch folder, %[2]s the listen address, %[3]s ordergate's URL, %[4]s
+// the legacy application's) until the test ends and returns its URL.
+func runNginx(t *testing.T, conf, ordergateURL, legacyURL string) string {
 	t.Helper()
 	bin := testenv.Tool(t, "nginx")
 	dir := t.TempDir()
@@ -68,12 +76,12 @@ func startNginx(t *testing.T, ordergateURL, legacyURL string) string {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, dir, addr, ordergateURL, legacyURL)), 0o600); err != nil {
+	confPath := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(confPath, []byte(fmt.Sprintf(conf, dir, addr, ordergateURL, legacyURL)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "-c", conf, "-p", dir)
+	cmd := exec.CommandContext(ctx, bin, "-c", confPath, "-p", dir)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		cancel()

@@ -112,7 +112,8 @@ func TestForwardAuthVerify(t *testing.T) {
 		{"unknown host", "admin2", []string{"X-Forwarded-Host: evil.example.net", "X-Forwarded-Uri: /"}, 401, "", false},
 		{"no original URL", "admin2", nil, 401, "", false},
 		{"malformed original URL", "admin2", []string{"X-Original-URL: ::not a url"}, 401, "", false},
-		{"malformed X-Forwarded-For", "clerk1", []string{"X-Forwarded-Host: legacy.example.com", "X-Forwarded-For: not-an-ip"}, 200, "carol", false},
+		{"malformed X-Forwarded-For: unknown client, remote", "clerk1", []string{"X-Forwarded-Host: legacy.example.com", "X-Forwarded-For: not-an-ip"}, 401, "", true},
+		{"no X-Forwarded-For from the proxy: remote", "clerk1", []string{"X-Forwarded-Host: legacy.example.com", "X-Forwarded-Uri: /report"}, 401, "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -197,6 +198,7 @@ func TestForwardAuthBrowserRedirect(t *testing.T) {
 			continue
 		}
 		req, _ := http.NewRequest("GET", e.URL+"/", nil)
+		req.Header.Set("X-Forwarded-For", "10.1.2.3") // from inside, where one factor is enough
 		req.AddCookie(c)
 		req.AddCookie(&http.Cookie{Name: "ordergate_session", Value: e.clerk1})
 		resp, err := client.Do(req)
@@ -226,9 +228,10 @@ func TestClientIPForwarded(t *testing.T) {
 		{"right-most untrusted", "10.0.0.2:1", []string{"for=192.0.2.60, for=198.51.100.1;by=10.0.0.9", "for=10.0.0.5"}, "", "198.51.100.1"},
 		{"parameters in any order and case", "10.0.0.2:1", []string{"proto=http;By=10.0.0.2;For=198.51.100.9"}, "", "198.51.100.9"},
 		{"Forwarded wins over X-Forwarded-For", "10.0.0.2:1", []string{"for=198.51.100.1"}, "192.0.2.99", "198.51.100.1"},
-		{"unknown stops the walk", "10.0.0.2:1", []string{"for=198.51.100.1, for=unknown"}, "", "10.0.0.2"},
-		{"obfuscated stops the walk", "10.0.0.2:1", []string{`for=198.51.100.1, for="_hidden", for=10.0.0.7`}, "", "10.0.0.7"},
-		{"element without for", "10.0.0.2:1", []string{"proto=https"}, "", "10.0.0.2"},
+		{"unknown makes the client unknown", "10.0.0.2:1", []string{"for=198.51.100.1, for=unknown"}, "", web.UnknownClient},
+		{"obfuscated makes the client unknown", "10.0.0.2:1", []string{`for=198.51.100.1, for="_hidden", for=10.0.0.7`}, "", web.UnknownClient},
+		{"element without for", "10.0.0.2:1", []string{"proto=https"}, "", web.UnknownClient},
+		{"trusted proxy without any header", "10.0.0.2:1", nil, "", web.UnknownClient},
 		{"comma inside quotes", "10.0.0.2:1", []string{`for=198.51.100.4;ext="a,b"`}, "", "198.51.100.4"},
 	}
 	for _, tt := range tests {
@@ -278,8 +281,10 @@ func TestRiskDeniedAndDecisionsPage(t *testing.T) {
 	// One weight high enough that a new browser alone is denied.
 	e.Auth.Adaptive = &auth.Adaptive{Engine: risk.New(risk.Config{Weights: risk.Weights{risk.ReasonNewDevice: 95}}, e.Clock), Store: e.DB}
 	e.DeviceKey = []byte("0123456789abcdef0123456789abcdef")
+	// The test's requests come through the trusted proxy from inside.
+	const inside = "X-Forwarded-For: 10.1.2.3"
 	MustCreateUser(t, e.Auth, "dora", alicePassword)
-	a := e.do(t, "POST", "/api/v1/login", jsonType, loginBody("dora", alicePassword))
+	a := e.do(t, "POST", "/api/v1/login", jsonType, loginBody("dora", alicePassword), inside)
 	e.Clock.Add(time.Minute)
 	if a.Status != http.StatusForbidden {
 		t.Fatalf("login from a new browser with new_device=95: %d %s, want 403", a.Status, a.Body)
@@ -292,19 +297,19 @@ func TestRiskDeniedAndDecisionsPage(t *testing.T) {
 	// A milder engine: the login passes, the browser gets its device
 	// cookie, and the next login from it is no longer a new device.
 	e.Auth.Adaptive.Engine = risk.New(risk.Config{}, e.Clock)
-	a = e.do(t, "POST", "/api/v1/login", jsonType, loginBody("dora", alicePassword))
+	a = e.do(t, "POST", "/api/v1/login", jsonType, loginBody("dora", alicePassword), inside)
 	dev := a.Cookie("ordergate_device")
 	e.Clock.Add(time.Minute)
 	if a.Status != 200 || dev == nil || !slices.Equal(toStrings(a.JSON(t)["reasons"]), []string{risk.ReasonNewDevice, risk.ReasonNewNetwork}) {
 		t.Fatalf("login = %d %s, device cookie %v; want 200 with reasons and a device cookie", a.Status, a.Body, dev)
 	}
-	a = e.do(t, "POST", "/api/v1/login", jsonType, loginBody("dora", alicePassword), "Cookie: ordergate_device="+dev.Value)
+	a = e.do(t, "POST", "/api/v1/login", jsonType, loginBody("dora", alicePassword), inside, "Cookie: ordergate_device="+dev.Value)
 	e.Clock.Add(time.Minute)
 	if r := a.JSON(t)["reasons"]; a.Status != 200 || r != nil {
 		t.Errorf("login from the known browser = %d reasons %v, want 200 and no reasons", a.Status, r)
 	}
 	forged := strings.SplitN(dev.Value, ".", 2)[0] + ".AAAA"
-	a = e.do(t, "POST", "/api/v1/login", jsonType, loginBody("dora", alicePassword), "Cookie: ordergate_device="+forged)
+	a = e.do(t, "POST", "/api/v1/login", jsonType, loginBody("dora", alicePassword), inside, "Cookie: ordergate_device="+forged)
 	if !slices.Contains(toStrings(a.JSON(t)["reasons"]), risk.ReasonNewDevice) {
 		t.Errorf("login with a forged device cookie: reasons %v, want new_device", a.JSON(t)["reasons"])
 	}

@@ -47,9 +47,6 @@ func (s *Server) login(r *http.Request, username, password string) (*auth.LoginR
 	switch {
 	case err != nil:
 		s.Metrics.Logins.WithLabelValues(outcome).Inc()
-		if outcome == ordergate.EDENIED {
-			s.Metrics.SecurityEvent("risk_denied")
-		}
 	case res.State == auth.LoginAuthenticated:
 		s.Metrics.Logins.WithLabelValues("authenticated").Inc()
 	}

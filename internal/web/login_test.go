@@ -524,8 +524,10 @@ func TestClientIP(t *testing.T) {
 		{"right-most untrusted hop", "10.0.0.2:5555", []string{"192.0.2.66, 198.51.100.1, 10.0.0.9"}, "198.51.100.1"},
 		{"several header lines", "10.0.0.2:5555", []string{"192.0.2.66", "198.51.100.1, 10.1.1.1"}, "198.51.100.1"},
 		{"only proxies", "10.0.0.2:5555", []string{"10.0.0.3, 10.0.0.4"}, "10.0.0.3"},
-		{"garbage stops the walk", "10.0.0.2:5555", []string{"198.51.100.1, not-an-ip, 10.0.0.4"}, "10.0.0.4"},
-		{"trusted proxy without XFF", "10.0.0.2:5555", nil, "10.0.0.2"},
+		{"garbage makes the client unknown", "10.0.0.2:5555", []string{"198.51.100.1, not-an-ip, 10.0.0.4"}, web.UnknownClient},
+		{"trusted proxy without XFF: unknown, not the proxy", "10.0.0.2:5555", nil, web.UnknownClient},
+		{"trusted proxy with an empty XFF", "10.0.0.2:5555", []string{""}, web.UnknownClient},
+		{"untrusted peer without XFF", "198.51.100.9:5555", nil, "198.51.100.9"},
 		{"IPv6 trusted proxy", "[fd00::1]:5555", []string{"2001:db8::5"}, "2001:db8::5"},
 		{"IPv4-mapped peer", "[::ffff:203.0.113.7]:5555", []string{"198.51.100.1"}, "203.0.113.7"},
 	}

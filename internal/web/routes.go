@@ -71,6 +71,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/admin/policy", s.requireRoles(readerRoles, s.handleAdminPolicy))
 	mux.HandleFunc("GET /api/v1/admin/dashboard", s.requireRoles(readerRoles, s.handleAdminDashboard))
 	mux.HandleFunc("GET /api/v1/admin/risk-decisions", s.requireRoles(readerRoles, s.handleRiskDecisions))
+	mux.HandleFunc("GET /api/v1/admin/security-events", s.requireRoles(readerRoles, s.handleSecurityEvents))
+	mux.HandleFunc("POST /api/v1/admin/users/{id}/compromised", s.requireRoles(adminRoles, s.handleReportCompromise))
 	mux.HandleFunc("GET /api/v1/admin/users/{id}/devices", s.requireRoles(readerRoles, s.handleUserDevices))
 	mux.HandleFunc("DELETE /api/v1/admin/users/{id}/devices/{device}", s.requireRoles(adminRoles, s.handleUserDeviceForget))
 	mux.HandleFunc("GET /api/v1/me/devices", s.requireSession(s.handleMyDevices))

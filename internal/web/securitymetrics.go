@@ -22,7 +22,7 @@ func (m *Metrics) risk() *riskMetrics {
 	rm := &riskMetrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ordergate_security_events_total",
-			Help: "Security events by kind (risk_denied, forward_auth_denied, ...).",
+			Help: "Security events by kind (auth.SecurityKinds: risk_denied, login_throttled, code_replayed, key_cloned, ...).",
 		}, []string{"kind"}),
 		forward: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ordergate_forward_auth_requests_total",
@@ -36,7 +36,8 @@ func (m *Metrics) risk() *riskMetrics {
 	return rm
 }
 
-// SecurityEvent counts one security event of kind.
+// SecurityEvent counts one security event of kind; it implements
+// auth.SecuritySink.
 func (m *Metrics) SecurityEvent(kind string) {
 	m.risk().events.WithLabelValues(kind).Inc()
 }
@@ -47,7 +48,4 @@ func (m *Metrics) forwardAuth(ok bool, reason string) {
 		result = "allowed"
 	}
 	m.risk().forward.WithLabelValues(result, reason).Inc()
-	if !ok && reason != "no_session" {
-		m.SecurityEvent("forward_auth_denied")
-	}
 }

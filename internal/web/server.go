@@ -70,6 +70,9 @@ type Server struct {
 // NewServer returns a Server with its templates parsed.
 func NewServer(a *auth.Service, db Pinger, m *Metrics, log *slog.Logger) *Server {
 	m.CollectAdoption(a.Adoption)
+	if a.Security == nil {
+		a.Security = m
+	}
 	return &Server{Auth: a, DB: db, Metrics: m, Log: log, Clock: a.Clock, MaxBody: 1 << 20,
 		pages: template.Must(template.New("").ParseFS(templateFS, "templates/*.html"))}
 }
@@ -150,10 +153,19 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	})
 }
 
+// UnknownClient is ClientIP's answer when a trusted proxy did not say who
+// its client was (RFC 7239's "unknown"). It is no address, so it is never
+// inside the trusted networks: such a request counts as remote.
+const UnknownClient = "unknown"
+
 // ClientIP returns the client's address: the direct peer, or, when the
 // peer is a trusted proxy, the right-most address in Forwarded (RFC 7239,
 // preferred when present) or X-Forwarded-For that is not itself a trusted
-// proxy.
+// proxy. When a trusted proxy sends no forwarding header, or the walk
+// meets an element that is no address ("unknown", an obfuscated name,
+// garbage) before an untrusted address, it returns UnknownClient rather
+// than the proxy's own, typically internal, address: a proxy that drops
+// the header must not make remote clients look internal.
 func (s *Server) ClientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -171,7 +183,7 @@ func (s *Server) ClientIP(r *http.Request) string {
 	for i := len(hops) - 1; i >= 0; i-- {
 		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
 		if err != nil {
-			break
+			return UnknownClient
 		}
 		a = a.Unmap()
 		if !s.trusted(a) {

@@ -138,7 +138,9 @@ func (s *Server) handlePasskeyFinish(w http.ResponseWriter, r *http.Request) {
 	}
 	s.Metrics.Logins.WithLabelValues("authenticated").Inc()
 	s.setSessionCookie(w, res.Token, res.Session.ExpiresAt)
-	writeJSON(w, http.StatusOK, map[string]any{"state": res.State, "session_token": res.Token, "aal": int(res.Session.Auth.AAL)})
+	s.setDeviceCookie(w, r, res)
+	writeJSON(w, http.StatusOK, map[string]any{"state": res.State, "session_token": res.Token, "aal": int(res.Session.Auth.AAL),
+		"reasons": res.Reasons})
 }
 
 func (s *Server) handleWebAuthnStepUpBegin(w http.ResponseWriter, r *http.Request, ss *session) {

@@ -1,0 +1,148 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/ordergate/ordergate/internal/auth"
+	"github.com/ordergate/ordergate/internal/testenv"
+	"github.com/ordergate/ordergate/internal/web"
+)
+
+// nginxLoginConf puts the legacy application under /legacy/ behind
+// ordergate's forward auth and serves ordergate itself on the same host
+// (so its session cookie reaches /auth/verify). A refused request is
+// answered by the named location @login: a redirect to ordergate's login
+// page carrying the original URL.
+const nginxLoginConf = `daemon off;
+master_process off;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log warn;
+events { worker_connections 64; }
+http {
+	access_log off;
+	client_body_temp_path %[1]s/client_body;
+	proxy_temp_path %[1]s/proxy;
+	fastcgi_temp_path %[1]s/fastcgi;
+	uwsgi_temp_path %[1]s/uwsgi;
+	scgi_temp_path %[1]s/scgi;
+	server {
+		listen %[2]s;
+		server_name legacy.example.com;
+		location = /_ordergate_verify {
+			internal;
+			proxy_pass %[3]s/auth/verify;
+			proxy_pass_request_body off;
+			proxy_set_header Content-Length "";
+			proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
+			proxy_set_header X-Forwarded-For $remote_addr;
+		}
+		location /legacy/ {
+			auth_request /_ordergate_verify;
+			auth_request_set $og_user $upstream_http_x_ordergate_user;
+			error_page 401 = @login;
+			proxy_set_header X-Ordergate-User $og_user;
+			proxy_pass %[4]s;
+		}
+		location @login {
+			return 302 /login?rd=$scheme://$http_host$request_uri;
+		}
+		location / {
+			proxy_pass %[3]s;
+			proxy_set_header Host $http_host;
+			proxy_set_header X-Forwarded-For $remote_addr;
+		}
+	}
+}
+`
+
+// TestForwardAuthBrowserNginx walks a real browser through nginx: an
+// anonymous visit to the legacy application lands on ordergate's login
+// page, the password leads to the second factor, and the TOTP code leads
+// back to the legacy page, which sees the user.
+func TestForwardAuthBrowserNginx(t *testing.T) {
+	chromium := testenv.Tool(t, "chromium")
+	testenv.Tool(t, "nginx")
+	ts := newTestServer(t, func(s *web.Server) {
+		s.Auth.Policy.Available = []string{auth.MethodTOTP, auth.MethodBackupCode}
+		s.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		s.ForwardAuth = &web.ForwardAuth{AllowedRedirectDomains: []string{"legacy.example.com"}, LoginURL: "/login",
+			Rules: []web.ForwardRule{{Host: "legacy.example.com", Path: "/legacy/*", Require: web.RequireTwoFactor}}}
+	})
+	if _, err := ts.Auth.CreateUser(context.Background(), auth.UserActor(&auth.User{}, nil),
+		auth.NewUser{Username: "carol", Password: adminPassword, Roles: []string{auth.RoleAdmin}}); err != nil {
+		t.Fatal(err)
+	}
+	carol := signInWithTOTP(t, ts, "carol", adminPassword)
+	// The browser drops cookies that expire in its (real) past, so the
+	// server's clock must not lag behind it; a later step also leaves the
+	// enrollment code's step behind.
+	ts.Clock.Add(max(time.Minute, time.Since(ts.Clock.Now())+time.Minute))
+
+	legacy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "<!doctype html><title>legacy</title><p id=who>legacy app: user=%q path=%s</p>", r.Header.Get("X-Ordergate-User"), r.URL.Path)
+	}))
+	t.Cleanup(legacy.Close)
+	front, err := url.Parse(runNginx(t, nginxLoginConf, ts.URL, legacy.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := "http://legacy.example.com:" + front.Port() + "/legacy/report"
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
+		chromedp.Flag("host-resolver-rules", "MAP legacy.example.com 127.0.0.1"))
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	browser, cancelBrowser := chromedp.NewContext(alloc)
+	t.Cleanup(cancelBrowser)
+	if err := chromedp.Do(browser, chromedp.Navigate(start)); err != nil {
+		t.Fatalf("open %s: %v", start, err)
+	}
+	ctx, cancel := context.WithTimeout(browser, 30*time.Second)
+	defer cancel()
+
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("username"))); err != nil {
+		t.Fatalf("login page: %v", err)
+	}
+	if loc, err := chromedp.Run(ctx, chromedp.Location()); err != nil || !strings.HasSuffix(loc, "/login?rd="+start) {
+		t.Errorf("anonymous visit landed on %s (%v), want …/login?rd=%s", loc, err, start)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("username"), "carol"),
+		chromedp.SendKeys(chromedp.ID("password"), adminPassword),
+	); err != nil {
+		t.Fatalf("password step: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`button[type=submit]`)), chromedp.WaitVisible(chromedp.ID("totp-code"))); err != nil {
+		t.Fatalf("password step: %v", err)
+	}
+	code := oathtool(t, carol.secret, ts.Clock.Now())
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("totp-code"), code),
+		chromedp.Click(chromedp.CSS(`form#totp button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("who")),
+	); err != nil {
+		t.Fatalf("second factor step: %v", err)
+	}
+	who, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("who")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `legacy app: user="carol" path=/legacy/report`; loc != start || who != want {
+		t.Errorf("after sign-in: %s shows %q, want %s showing %q", loc, who, start, want)
+	}
+}
