@@ -318,23 +318,7 @@ func (tx *Tx) insertLink(ctx context.Context, l *auth.AccountLink) error {
 // nil, a role request for it, in one transaction.
 func (db *DB) CreateInvitation(ctx context.Context, u *auth.User, link *auth.AccountLink, req *auth.RoleRequest, evs ...audit.Event) error {
 	return db.inTx(ctx, func(tx *Tx) error {
-		u.ID = newID("usr")
-		if u.CreatedAt.IsZero() {
-			u.CreatedAt = tx.now
-		}
-		_, err := tx.exec(ctx, `INSERT INTO users (id, username, password_hash, email, phone, disabled, created_at, last_login_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, 0)`,
-			u.ID, u.Username, u.PasswordHash, u.Email, u.Phone, u.Disabled, micros(u.CreatedAt))
-		if err != nil {
-			if db.dialect.IsUniqueViolation(err) {
-				return ordergate.FieldError(ordergate.ECONFLICT, "username", "already taken")
-			}
-			return err
-		}
-		if err := tx.setRoles(ctx, u.ID, u.Roles); err != nil {
-			return err
-		}
-		if err := tx.setGroups(ctx, u.ID, u.Groups); err != nil {
+		if err := tx.insertUser(ctx, u); err != nil {
 			return err
 		}
 		link.UserID = u.ID

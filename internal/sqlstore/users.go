@@ -14,32 +14,36 @@ var _ auth.Store = (*DB)(nil)
 // CreateUser stores u with a new ID, its roles and groups, and evs.
 func (db *DB) CreateUser(ctx context.Context, u *auth.User, evs ...audit.Event) error {
 	return db.inTx(ctx, func(tx *Tx) error {
-		u.ID = newID("usr")
-		if u.CreatedAt.IsZero() {
-			u.CreatedAt = tx.now
-		}
-		_, err := tx.exec(ctx, `INSERT INTO users (id, username, password_hash, email, phone, disabled, created_at, last_login_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, 0)`,
-			u.ID, u.Username, u.PasswordHash, u.Email, u.Phone, u.Disabled, micros(u.CreatedAt))
-		if err != nil {
-			if db.dialect.IsUniqueViolation(err) {
-				return ordergate.FieldError(ordergate.ECONFLICT, "username", "already taken")
-			}
+		if err := tx.insertUser(ctx, u); err != nil {
 			return err
-		}
-		if err := tx.setRoles(ctx, u.ID, u.Roles); err != nil {
-			return err
-		}
-		for _, g := range u.Groups {
-			if _, err := tx.exec(ctx, `INSERT INTO user_groups (user_id, group_name) VALUES ($1, $2)`, u.ID, g); err != nil {
-				return err
-			}
 		}
 		for i := range evs {
 			evs[i].SubjectID = u.ID
 		}
 		return tx.appendAudit(ctx, evs...)
 	})
+}
+
+// insertUser stores u with a new ID, its roles and groups; a taken
+// username is ECONFLICT.
+func (tx *Tx) insertUser(ctx context.Context, u *auth.User) error {
+	u.ID = newID("usr")
+	if u.CreatedAt.IsZero() {
+		u.CreatedAt = tx.now
+	}
+	_, err := tx.exec(ctx, `INSERT INTO users (id, username, password_hash, email, phone, disabled, created_at, last_login_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, 0)`,
+		u.ID, u.Username, u.PasswordHash, u.Email, u.Phone, u.Disabled, micros(u.CreatedAt))
+	if err != nil {
+		if tx.db.dialect.IsUniqueViolation(err) {
+			return ordergate.FieldError(ordergate.ECONFLICT, "username", "already taken")
+		}
+		return err
+	}
+	if err := tx.setRoles(ctx, u.ID, u.Roles); err != nil {
+		return err
+	}
+	return tx.setGroups(ctx, u.ID, u.Groups)
 }
 
 func (tx *Tx) setRoles(ctx context.Context, userID string, roles []string) error {
