@@ -89,16 +89,7 @@ func (db *DB) UpdateOrderConsumingGrant(ctx context.Context, id, grantID, action
 		} else if n != 1 {
 			return ordergate.Errorf(ordergate.ESTEPUP, "this step-up was used already or has expired; prove a second factor again")
 		}
-		known := len(r.o.Approvals)
-		ev, err := change(r.o)
-		if err != nil {
-			return err
-		}
-		if err := tx.writeOrder(ctx, r.o, r.version, known, nil); err != nil {
-			return err
-		}
-		ev.OrderID = r.o.ID
-		if err := tx.appendAudit(ctx, ev); err != nil {
+		if err := tx.changeOrder(ctx, r, change); err != nil {
 			return err
 		}
 		out = r.o

@@ -294,22 +294,28 @@ func (db *DB) UpdateOrder(ctx context.Context, id string, change func(o *order.O
 		if err != nil {
 			return err
 		}
-		known := len(r.o.Approvals)
-		ev, err := change(r.o)
-		if err != nil {
-			return err
-		}
-		if err := tx.writeOrder(ctx, r.o, r.version, known, nil); err != nil {
-			return err
-		}
-		ev.OrderID = r.o.ID
-		if err := tx.appendAudit(ctx, ev); err != nil {
+		if err := tx.changeOrder(ctx, r, change); err != nil {
 			return err
 		}
 		out = r.o
 		return nil
 	})
 	return out, err
+}
+
+// changeOrder lets change modify the order read as r, stores it and
+// appends the event change returns.
+func (tx *Tx) changeOrder(ctx context.Context, r orderRow, change func(o *order.Order) (audit.Event, error)) error {
+	known := len(r.o.Approvals)
+	ev, err := change(r.o)
+	if err != nil {
+		return err
+	}
+	if err := tx.writeOrder(ctx, r.o, r.version, known, nil); err != nil {
+		return err
+	}
+	ev.OrderID = r.o.ID
+	return tx.appendAudit(ctx, ev)
 }
 
 // saveRaw stores raw once: a second call with the same ID, or a delivery
