@@ -259,20 +259,7 @@ func (db *DB) RoleRequest(ctx context.Context, id string) (*auth.RoleRequest, er
 func (db *DB) RoleRequests(ctx context.Context, userID, status string) ([]*auth.RoleRequest, error) {
 	q := `SELECT ` + roleRequestColumns + ` FROM role_requests WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR status = $2)
 		ORDER BY created_at DESC, id LIMIT 200`
-	rows, err := db.query(ctx, q, userID, status)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*auth.RoleRequest
-	for rows.Next() {
-		r, err := scanRoleRequest(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db, scanRoleRequest, q, userID, status)
 }
 
 // ApproveRoleRequest approves a pending request and applies it, in one

@@ -58,20 +58,7 @@ func (db *DB) Factor(ctx context.Context, userID, id string) (*auth.Factor, erro
 
 // Factors lists a user's factors, oldest first.
 func (db *DB) Factors(ctx context.Context, userID string) ([]*auth.Factor, error) {
-	rows, err := db.query(ctx, `SELECT `+factorColumns+` FROM factors WHERE user_id = $1 ORDER BY created_at, id`, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*auth.Factor
-	for rows.Next() {
-		f, err := scanFactor(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db, scanFactor, `SELECT `+factorColumns+` FROM factors WHERE user_id = $1 ORDER BY created_at, id`, userID)
 }
 
 // ConfirmFactor marks a factor confirmed, once.

@@ -58,20 +58,7 @@ func (db *DB) HardwareToken(ctx context.Context, serial string) (*auth.HardwareT
 
 // HardwareTokens lists every token by serial.
 func (db *DB) HardwareTokens(ctx context.Context) ([]*auth.HardwareToken, error) {
-	rows, err := db.query(ctx, tokenQuery+` ORDER BY t.serial`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*auth.HardwareToken
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db, scanToken, tokenQuery+` ORDER BY t.serial`)
 }
 
 // AssignHardwareToken stores f and links the token to it, unless the token

@@ -195,20 +195,7 @@ func (db *DB) FactorReset(ctx context.Context, id string) (*auth.FactorReset, er
 
 // FactorResets lists reset requests created since since, newest first.
 func (db *DB) FactorResets(ctx context.Context, since time.Time) ([]*auth.FactorReset, error) {
-	rows, err := db.query(ctx, `SELECT `+resetColumns+` FROM factor_resets WHERE created_at >= $1 ORDER BY created_at DESC, id`, micros(since))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*auth.FactorReset
-	for rows.Next() {
-		r, err := scanReset(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db, scanReset, `SELECT `+resetColumns+` FROM factor_resets WHERE created_at >= $1 ORDER BY created_at DESC, id`, micros(since))
 }
 
 // ApproveFactorReset approves a pending request and resets the user.

@@ -192,20 +192,7 @@ func (db *DB) ConfirmLoginRisk(ctx context.Context, userID, sessionID, userAgent
 
 // Devices lists a user's known devices, most recently seen first.
 func (db *DB) Devices(ctx context.Context, userID string) ([]*auth.Device, error) {
-	rows, err := db.query(ctx, `SELECT `+deviceColumns+` FROM devices WHERE user_id = $1 ORDER BY last_seen_at DESC, id`, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*auth.Device
-	for rows.Next() {
-		d, err := scanDevice(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db, scanDevice, `SELECT `+deviceColumns+` FROM devices WHERE user_id = $1 ORDER BY last_seen_at DESC, id`, userID)
 }
 
 // RememberDevice sets a known device's remembered-until time.

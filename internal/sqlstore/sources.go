@@ -57,20 +57,7 @@ func (db *DB) SourceByID(ctx context.Context, id string) (*intake.Source, error)
 // SourcesByChannel returns the channel's sources that are not revoked,
 // by name.
 func (db *DB) SourcesByChannel(ctx context.Context, channel string) ([]*intake.Source, error) {
-	rows, err := db.query(ctx, `SELECT `+sourceColumns+` FROM sources WHERE channel = $1 AND revoked = $2 ORDER BY name`, channel, false)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*intake.Source
-	for rows.Next() {
-		s, err := scanSource(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db, scanSource, `SELECT `+sourceColumns+` FROM sources WHERE channel = $1 AND revoked = $2 ORDER BY name`, channel, false)
 }
 
 // RecordIntakeFailure counts a refused delivery against the source and
