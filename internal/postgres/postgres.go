@@ -4,11 +4,10 @@ package postgres
 
 import (
 	"context"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -20,17 +19,15 @@ import (
 	"github.com/ordergate/ordergate/internal/sqlstore"
 )
 
-//go:embed migrations/*.sql
-var migrations embed.FS
+var blobType = regexp.MustCompile(`\bBLOB\b`)
 
 // Dialect is PostgreSQL's dialect: native $N placeholders; migrations wait
 // for a transaction-scoped advisory lock.
 func Dialect() sqlstore.Dialect {
-	sub, _ := fs.Sub(migrations, "migrations")
 	return sqlstore.Dialect{
 		Name:          "postgres",
 		Rebind:        func(q string) string { return q },
-		Migrations:    sub,
+		Translate:     func(sql string) string { return blobType.ReplaceAllString(sql, "BYTEA") },
 		MigrationLock: `SELECT pg_advisory_xact_lock(1330791495)`,
 		IsUniqueViolation: func(err error) bool {
 			var e *pgconn.PgError

@@ -5,10 +5,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
 	"regexp"
@@ -21,9 +19,6 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-//go:embed migrations/*.sql
-var migrations embed.FS
-
 // ApplicationID marks a SQLite file as an ordergate database ("ORDG").
 const ApplicationID = 1330791495
 
@@ -31,11 +26,9 @@ var placeholder = regexp.MustCompile(`\$(\d+)`)
 
 // Dialect is SQLite's dialect: "?N" placeholders.
 func Dialect() sqlstore.Dialect {
-	sub, _ := fs.Sub(migrations, "migrations")
 	return sqlstore.Dialect{
-		Name:       "sqlite",
-		Rebind:     func(q string) string { return placeholder.ReplaceAllString(q, "?$1") },
-		Migrations: sub,
+		Name:   "sqlite",
+		Rebind: func(q string) string { return placeholder.ReplaceAllString(q, "?$1") },
 		IsUniqueViolation: func(err error) bool {
 			var e *sqlite.Error
 			return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
@@ -73,21 +66,25 @@ func Open(ctx context.Context, path string, chain *audit.Chain, clock ordergate.
 			f.Close()
 		}
 	}
+	if err := checkOwner(ctx, path); err != nil {
+		return nil, err
+	}
 	db, err := sql.Open("sqlite", DSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(8)
-	if err := checkOwner(ctx, db, path); err != nil {
-		db.Close()
-		return nil, err
-	}
 	writer, err := sql.Open("sqlite", DSN(path))
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	writer.SetMaxOpenConns(1)
+	if _, err := writer.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", ApplicationID)); err != nil {
+		db.Close()
+		writer.Close()
+		return nil, fmt.Errorf("mark sqlite %s as ordergate's: %w", path, err)
+	}
 	s := sqlstore.New(db, Dialect(), chain, clock)
 	s.SetWriter(writer)
 	return s, nil
@@ -108,8 +105,15 @@ func checkHeader(path string) error {
 }
 
 // checkOwner refuses a SQLite file another program created: one that
-// holds tables but not ordergate's application id.
-func checkOwner(ctx context.Context, db *sql.DB, path string) error {
+// holds tables but not ordergate's application id. It reads through a
+// read-only connection without ordergate's pragmas, which would otherwise
+// switch a foreign file to WAL before it is refused.
+func checkOwner(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		return fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	defer db.Close()
 	var appID, tables int
 	if err := db.QueryRowContext(ctx, `PRAGMA application_id`).Scan(&appID); err != nil {
 		return fmt.Errorf("read sqlite %s: %w", path, err)

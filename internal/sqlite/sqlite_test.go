@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,11 +41,13 @@ func TestOpenRefusesForeignFiles(t *testing.T) {
 	os.WriteFile(notDB, []byte("these are my notes, not a database"), 0o600)
 
 	foreign := filepath.Join(dir, "other.db")
-	other, err := sqlite.Open(context.Background(), foreign, chain, ordergate.SystemClock{})
+	other, err := sql.Open("sqlite", foreign)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other.SQL().Exec(`CREATE TABLE recipes (name TEXT)`)
+	if _, err := other.Exec(`CREATE TABLE recipes (name TEXT)`); err != nil {
+		t.Fatal(err)
+	}
 	other.Close()
 
 	for _, path := range []string{notDB, foreign} {

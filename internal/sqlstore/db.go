@@ -9,9 +9,11 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,9 +34,16 @@ type Dialect struct {
 	// MigrationLock, when set, is run first in every migration transaction
 	// so that several processes starting at once migrate one at a time.
 	MigrationLock string
-	// Migrations holds NNNN_name.sql files, applied in order.
-	Migrations fs.FS
+	// Translate rewrites a migration's SQL for the engine; nil keeps it.
+	Translate func(sql string) string
 }
+
+// migrations are written once, in SQL both engines take: BIGINT times,
+// BOOLEAN flags, DOUBLE PRECISION coordinates; BLOB, which PostgreSQL
+// calls BYTEA, is the one type name a Dialect translates.
+//
+//go:embed migrations/*.sql
+var migrations embed.FS
 
 // DB is an ordergate database. Its methods implement the domain stores.
 type DB struct {
@@ -135,20 +144,24 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
 		return 0, fmt.Errorf("create schema_migrations: %w", err)
 	}
-	names, err := fs.Glob(db.dialect.Migrations, "*.sql")
+	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
 		return 0, err
 	}
 	slices.Sort(names)
 	applied := 0
 	for _, name := range names {
-		version, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
+		version, err := strconv.Atoi(strings.SplitN(path.Base(name), "_", 2)[0])
 		if err != nil {
 			return applied, fmt.Errorf("migration %s: name must start with its number", name)
 		}
-		body, err := fs.ReadFile(db.dialect.Migrations, name)
+		raw, err := fs.ReadFile(migrations, name)
 		if err != nil {
 			return applied, err
+		}
+		body := string(raw)
+		if db.dialect.Translate != nil {
+			body = db.dialect.Translate(body)
 		}
 		did := false
 		err = db.inTx(ctx, func(tx *Tx) error {
@@ -164,12 +177,12 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 			if n > 0 {
 				return nil
 			}
-			if _, err := tx.tx.ExecContext(ctx, string(body)); err != nil {
+			if _, err := tx.tx.ExecContext(ctx, body); err != nil {
 				return err
 			}
 			did = true
 			_, err := tx.exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-				version, name, micros(tx.now))
+				version, path.Base(name), micros(tx.now))
 			return err
 		})
 		if err != nil {

@@ -8,10 +8,10 @@ CREATE TABLE sources (
 	name             TEXT NOT NULL UNIQUE,
 	secret_hash      TEXT NOT NULL DEFAULT '', -- hex SHA-256 of an API key
 	sealed_secret    BLOB,                     -- a webhook secret sealed with the keyring
-	created_at       INTEGER NOT NULL,
-	last_delivery_at INTEGER NOT NULL DEFAULT 0,
-	error_count      INTEGER NOT NULL DEFAULT 0,
-	revoked          INTEGER NOT NULL DEFAULT 0
+	created_at       BIGINT NOT NULL,
+	last_delivery_at BIGINT NOT NULL DEFAULT 0,
+	error_count      BIGINT NOT NULL DEFAULT 0,
+	revoked          BOOLEAN NOT NULL DEFAULT FALSE
 );
 CREATE INDEX sources_channel ON sources (channel, name);
 
@@ -21,7 +21,7 @@ CREATE TABLE raw_payloads (
 	delivery_id  TEXT,                         -- NULL when the channel sends none
 	content_type TEXT NOT NULL,
 	body         BLOB NOT NULL,
-	received_at  INTEGER NOT NULL,
+	received_at  BIGINT NOT NULL,
 	UNIQUE (source_id, delivery_id)
 );
 
@@ -33,18 +33,18 @@ CREATE TABLE orders (
 	number         TEXT NOT NULL,
 	status         TEXT NOT NULL,
 	currency       TEXT NOT NULL,
-	total          INTEGER NOT NULL,
+	total          BIGINT NOT NULL,
 	customer_name  TEXT NOT NULL,
 	customer_email TEXT NOT NULL,
-	placed_at      INTEGER NOT NULL,
+	placed_at      BIGINT NOT NULL,
 	doc            TEXT NOT NULL,              -- the canonical order as JSON
 	content_hash   TEXT NOT NULL,              -- of the channel content last taken in
 	raw_payload_id TEXT NOT NULL,
 	created_by     TEXT NOT NULL,
 	modified_by    TEXT NOT NULL,
-	created_at     INTEGER NOT NULL,
-	updated_at     INTEGER NOT NULL,
-	version        INTEGER NOT NULL,
+	created_at     BIGINT NOT NULL,
+	updated_at     BIGINT NOT NULL,
+	version        BIGINT NOT NULL,
 	UNIQUE (channel, source, external_id)
 );
 CREATE INDEX orders_created ON orders (created_at, id);
@@ -55,7 +55,7 @@ CREATE TABLE approvals (
 	order_id  TEXT NOT NULL REFERENCES orders (id),
 	user_id   TEXT NOT NULL,
 	user_name TEXT NOT NULL,
-	at        INTEGER NOT NULL,
+	at        BIGINT NOT NULL,
 	evidence  TEXT NOT NULL,                   -- JSON: authentication context, step-up
 	PRIMARY KEY (order_id, user_id)
 );

@@ -4,7 +4,7 @@ CREATE TABLE factors (
 	user_id        TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
 	type           TEXT NOT NULL,
 	name           TEXT NOT NULL,
-	secret         BYTEA,           -- sealed with the master keyring; never plaintext
+	secret         BLOB,           -- sealed with the master keyring; never plaintext
 	params         TEXT NOT NULL DEFAULT '',
 	confirmed      BOOLEAN NOT NULL DEFAULT FALSE,
 	last_used_step BIGINT NOT NULL DEFAULT 0,
