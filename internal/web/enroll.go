@@ -185,20 +185,42 @@ func (s *Server) handleEnrollTOTPConfirm(w http.ResponseWriter, r *http.Request)
 		s.renderEnrollTOTP(w, r, ss, status, msg)
 		return
 	}
+	s.finishEnroll(w, r, ss, res)
+}
+
+// finishEnroll follows a confirmed factor: the session moves to res's new
+// token when there is one, then the wizard ends with new backup codes.
+func (s *Server) finishEnroll(w http.ResponseWriter, r *http.Request, ss *session, res *auth.ConfirmResult) {
 	if res.Token != "" {
 		s.replaceCookie(w, ss, res.Token, res.Session)
 		ss = &session{sess: res.Session, user: ss.user, cookie: ss.cookie}
 	}
-	left, err := s.Auth.Store.BackupCodesLeft(r.Context(), ss.user.ID)
-	if err != nil {
-		s.renderMessage(w, r, ss, err)
-		return
-	}
-	if left > 0 {
-		http.Redirect(w, r, "/account/security?done=factor_added", http.StatusSeeOther)
+	s.enrollBackupCodes(w, r, ss)
+}
+
+// enrollBackupCodes ends the wizard: a user with backup codes left goes
+// back to the account page, one without is shown new ones.
+func (s *Server) enrollBackupCodes(w http.ResponseWriter, r *http.Request, ss *session) {
+	if s.backupCodesKept(w, r, ss) {
 		return
 	}
 	s.showNewBackupCodes(w, r, ss, "enroll")
+}
+
+// backupCodesKept sends a user who has backup codes left back to the
+// account page and reports whether it answered the request (on an error
+// too); a user without any is left to the caller.
+func (s *Server) backupCodesKept(w http.ResponseWriter, r *http.Request, ss *session) bool {
+	left, err := s.Auth.Store.BackupCodesLeft(r.Context(), ss.user.ID)
+	if err != nil {
+		s.renderMessage(w, r, ss, err)
+		return true
+	}
+	if left > 0 {
+		http.Redirect(w, r, "/account/security?done=factor_added", http.StatusSeeOther)
+		return true
+	}
+	return false
 }
 
 // backupCodesData is the page that shows new backup codes, once.

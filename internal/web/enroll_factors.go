@@ -107,13 +107,7 @@ func (s *Server) handleEnrollKeyDone(w http.ResponseWriter, r *http.Request) {
 	if ss == nil {
 		return
 	}
-	left, err := s.Auth.Store.BackupCodesLeft(r.Context(), ss.user.ID)
-	if err != nil {
-		s.renderMessage(w, r, ss, err)
-		return
-	}
-	if left > 0 {
-		http.Redirect(w, r, "/account/security?done=factor_added", http.StatusSeeOther)
+	if s.backupCodesKept(w, r, ss) {
 		return
 	}
 	p := pageFor(ss, "Your security key is ready")
@@ -128,16 +122,7 @@ func (s *Server) handleEnrollBackupCodes(w http.ResponseWriter, r *http.Request)
 	if ss == nil {
 		return
 	}
-	left, err := s.Auth.Store.BackupCodesLeft(r.Context(), ss.user.ID)
-	if err != nil {
-		s.renderMessage(w, r, ss, err)
-		return
-	}
-	if left > 0 {
-		http.Redirect(w, r, "/account/security?done=factor_added", http.StatusSeeOther)
-		return
-	}
-	s.showNewBackupCodes(w, r, ss, "enroll")
+	s.enrollBackupCodes(w, r, ss)
 }
 
 // enrollSMSData is the phone number step and the code step of SMS.
@@ -254,20 +239,7 @@ func (s *Server) handleEnrollSMSConfirm(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	s.Auth.DispatchSoon()
-	if res.Token != "" {
-		s.replaceCookie(w, ss, res.Token, res.Session)
-		ss = &session{sess: res.Session, user: ss.user, cookie: ss.cookie}
-	}
-	left, err := s.Auth.Store.BackupCodesLeft(r.Context(), ss.user.ID)
-	if err != nil {
-		s.renderMessage(w, r, ss, err)
-		return
-	}
-	if left > 0 {
-		http.Redirect(w, r, "/account/security?done=factor_added", http.StatusSeeOther)
-		return
-	}
-	s.showNewBackupCodes(w, r, ss, "enroll")
+	s.finishEnroll(w, r, ss, res)
 }
 
 // isVouch reports whether err asks for the pre-registered phone's check.
