@@ -2,12 +2,8 @@ package auth
 
 import (
 	"context"
-	"encoding/base64"
 	"slices"
 	"time"
-
-	"github.com/ordergate/ordergate"
-	"github.com/ordergate/ordergate/internal/auth/totp"
 )
 
 // These read-only queries serve the browser pages, which have to show
@@ -19,20 +15,7 @@ import (
 // or not TOTP, ECONFLICT once it is confirmed, and the errors of BeginTOTP
 // for sessions that may not enroll.
 func (s *Service) PendingTOTP(ctx context.Context, sess *Session, u *User, id string) (*TOTPEnrollment, error) {
-	if err := s.requireEnrolling(ctx, sess, u); err != nil {
-		return nil, err
-	}
-	f, err := s.Store.Factor(ctx, u.ID, id)
-	if err != nil {
-		return nil, err
-	}
-	if f.Type != MethodTOTP {
-		return nil, ordergate.Errorf(ordergate.ENOTFOUND, "factor not found")
-	}
-	if f.Confirmed {
-		return nil, ordergate.Errorf(ordergate.ECONFLICT, "factor already confirmed")
-	}
-	p, err := totpParams(f)
+	f, p, err := s.unconfirmedTOTP(ctx, sess, u, id)
 	if err != nil {
 		return nil, err
 	}
@@ -40,12 +23,7 @@ func (s *Service) PendingTOTP(ctx context.Context, sess *Session, u *User, id st
 	if err != nil {
 		return nil, err
 	}
-	uri := totp.URI("ordergate", u.Username, seed, p)
-	png, err := totp.QRPNG(uri)
-	if err != nil {
-		return nil, err
-	}
-	return &TOTPEnrollment{ID: f.ID, Secret: totp.EncodeSecret(seed), URI: uri, QRPNG: base64.StdEncoding.EncodeToString(png)}, nil
+	return totpEnrollment(f.ID, u.Username, seed, p)
 }
 
 // EnrollMethods returns the second factors u may enroll, strongest first:

@@ -418,12 +418,41 @@ func (s *Service) BeginTOTP(ctx context.Context, sess *Session, u *User) (*TOTPE
 	if err := s.Store.CreateFactor(ctx, f, ev); err != nil {
 		return nil, err
 	}
-	uri := totp.URI("ordergate", u.Username, seed, p)
+	return totpEnrollment(f.ID, u.Username, seed, p)
+}
+
+// totpEnrollment shows TOTP factor id's seed as secret, URI and QR code.
+func totpEnrollment(id, username string, seed []byte, p totp.Params) (*TOTPEnrollment, error) {
+	uri := totp.URI("ordergate", username, seed, p)
 	png, err := totp.QRPNG(uri)
 	if err != nil {
 		return nil, err
 	}
-	return &TOTPEnrollment{ID: f.ID, Secret: totp.EncodeSecret(seed), URI: uri, QRPNG: base64.StdEncoding.EncodeToString(png)}, nil
+	return &TOTPEnrollment{ID: id, Secret: totp.EncodeSecret(seed), URI: uri, QRPNG: base64.StdEncoding.EncodeToString(png)}, nil
+}
+
+// unconfirmedTOTP returns u's unconfirmed TOTP factor id and its parameters,
+// for a session that may enroll: ENOTFOUND for a factor that is not u's or
+// not TOTP, ECONFLICT once it is confirmed.
+func (s *Service) unconfirmedTOTP(ctx context.Context, sess *Session, u *User, id string) (*Factor, totp.Params, error) {
+	if err := s.requireEnrolling(ctx, sess, u); err != nil {
+		return nil, totp.Params{}, err
+	}
+	f, err := s.Store.Factor(ctx, u.ID, id)
+	if err != nil {
+		return nil, totp.Params{}, err
+	}
+	if f.Type != MethodTOTP {
+		return nil, totp.Params{}, ordergate.Errorf(ordergate.ENOTFOUND, "factor not found")
+	}
+	if f.Confirmed {
+		return nil, totp.Params{}, ordergate.Errorf(ordergate.ECONFLICT, "factor already confirmed")
+	}
+	p, err := totpParams(f)
+	if err != nil {
+		return nil, totp.Params{}, err
+	}
+	return f, p, nil
 }
 
 // ConfirmResult is the answer to a factor confirmation. When the session
@@ -438,21 +467,8 @@ type ConfirmResult struct {
 // ConfirmTOTP activates an enrolled TOTP factor with one correct code. The
 // code's time step is recorded as used, so it cannot also sign in.
 func (s *Service) ConfirmTOTP(ctx context.Context, sess *Session, u *User, id, code string) (*ConfirmResult, error) {
-	if err := s.requireEnrolling(ctx, sess, u); err != nil {
-		return nil, err
-	}
 	code = strings.Join(strings.Fields(code), "")
-	f, err := s.Store.Factor(ctx, u.ID, id)
-	if err != nil {
-		return nil, err
-	}
-	if f.Type != MethodTOTP {
-		return nil, ordergate.Errorf(ordergate.ENOTFOUND, "factor not found")
-	}
-	if f.Confirmed {
-		return nil, ordergate.Errorf(ordergate.ECONFLICT, "factor already confirmed")
-	}
-	p, err := totpParams(f)
+	f, p, err := s.unconfirmedTOTP(ctx, sess, u, id)
 	if err != nil {
 		return nil, err
 	}
