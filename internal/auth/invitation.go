@@ -171,15 +171,7 @@ func (s *Service) OpenLink(ctx context.Context, kind, token string) (*AccountLin
 // starts, in which the user must enroll a second factor. The link is
 // consumed atomically: of two concurrent accepts one wins.
 func (s *Service) AcceptInvitation(ctx context.Context, token, pw string, c Client) (*LoginResult, error) {
-	link, u, err := s.OpenLink(ctx, LinkInvitation, token)
-	if err != nil {
-		s.linkRefused(ctx, "invitation.accept", err, c)
-		return nil, err
-	}
-	if err := password.Check(pw, u.Username); err != nil {
-		return nil, err
-	}
-	hash, err := password.Hash(pw)
+	link, u, hash, err := s.openLinkForPassword(ctx, LinkInvitation, "invitation.accept", token, pw, c)
 	if err != nil {
 		return nil, err
 	}
@@ -198,6 +190,25 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, pw string, c Clie
 	s.Log.Info("invitation accepted", "event", "invitation.accepted", "user_id", u.ID, "client_ip", c.IP)
 	methods := slices.DeleteFunc(s.allowedMethods(u), func(m string) bool { return m == MethodBackupCode })
 	return &LoginResult{State: LoginEnrollmentRequired, Token: tok, Session: sess, User: u, Methods: methods, Deadline: now}, nil
+}
+
+// openLinkForPassword opens a one-time link of kind that sets the user's
+// password to pw, and returns pw's hash; an unusable link is audited as
+// action, and a password that fails password.Check is refused.
+func (s *Service) openLinkForPassword(ctx context.Context, kind, action, token, pw string, c Client) (*AccountLink, *User, string, error) {
+	link, u, err := s.OpenLink(ctx, kind, token)
+	if err != nil {
+		s.linkRefused(ctx, action, err, c)
+		return nil, nil, "", err
+	}
+	if err := password.Check(pw, u.Username); err != nil {
+		return nil, nil, "", err
+	}
+	hash, err := password.Hash(pw)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return link, u, hash, nil
 }
 
 // linkRefused audits an attempt with an unusable link.
@@ -248,15 +259,7 @@ func (s *Service) IssuePasswordReset(ctx context.Context, actor ordergate.Actor,
 // and all of the user's sessions end. The user then signs in as usual,
 // second factor included.
 func (s *Service) AcceptPasswordReset(ctx context.Context, token, pw string, c Client) (*User, error) {
-	link, u, err := s.OpenLink(ctx, LinkPasswordReset, token)
-	if err != nil {
-		s.linkRefused(ctx, "password.reset", err, c)
-		return nil, err
-	}
-	if err := password.Check(pw, u.Username); err != nil {
-		return nil, err
-	}
-	hash, err := password.Hash(pw)
+	link, u, hash, err := s.openLinkForPassword(ctx, LinkPasswordReset, "password.reset", token, pw, c)
 	if err != nil {
 		return nil, err
 	}
