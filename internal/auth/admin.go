@@ -481,11 +481,7 @@ func (s *Service) PolicyReport(ctx context.Context, actor ordergate.Actor) (*Pol
 	if err := requireAdministrator(actor, false); err != nil {
 		return nil, err
 	}
-	users, err := s.Store.ListUsers(ctx)
-	if err != nil {
-		return nil, err
-	}
-	enrolled, err := s.Store.EnrolledMethods(ctx)
+	users, enrolled, err := s.usersAndMethods(ctx)
 	if err != nil {
 		return nil, err
 	}

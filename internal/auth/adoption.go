@@ -58,14 +58,24 @@ func (p Policy) PastDeadline(u *User, enrolled []string, now time.Time) bool {
 	return false
 }
 
+// usersAndMethods returns every user and, per user ID, the methods the
+// user has enrolled.
+func (s *Service) usersAndMethods(ctx context.Context) ([]*User, map[string][]string, error) {
+	users, err := s.Store.ListUsers(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	enrolled, err := s.Store.EnrolledMethods(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return users, enrolled, nil
+}
+
 // Adoption computes adoption per role and overall for enabled users,
 // records today's figures, and adds the trend of the last 90 days.
 func (s *Service) Adoption(ctx context.Context) (*Adoption, error) {
-	users, err := s.Store.ListUsers(ctx)
-	if err != nil {
-		return nil, err
-	}
-	enrolled, err := s.Store.EnrolledMethods(ctx)
+	users, enrolled, err := s.usersAndMethods(ctx)
 	if err != nil {
 		return nil, err
 	}
