@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"time"
@@ -50,31 +51,45 @@ func (s *Server) handleAccountPage(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// accountFactors returns the user's factors as the account pages list
+// them, only the confirmed ones when confirmedOnly, and how many backup
+// codes the user has left.
+func (s *Server) accountFactors(ctx context.Context, userID string, confirmedOnly bool) ([]accountFactor, int, error) {
+	fs, err := s.Auth.Store.Factors(ctx, userID)
+	if err != nil {
+		return nil, 0, err
+	}
+	left, err := s.Auth.Store.BackupCodesLeft(ctx, userID)
+	if err != nil {
+		return nil, 0, err
+	}
+	var out []accountFactor
+	for _, f := range fs {
+		if confirmedOnly && !f.Confirmed {
+			continue
+		}
+		label := methodLabels[f.Type]
+		if label == "" {
+			label = f.Type
+		}
+		out = append(out, accountFactor{ID: f.ID, Type: label, Name: f.Name, Confirmed: f.Confirmed,
+			CreatedAt: f.CreatedAt, LastUsedAt: f.LastUsedAt})
+	}
+	return out, left, nil
+}
+
 func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, ss *session, status int, notice, msg string) {
 	ctx := r.Context()
-	fs, err := s.Auth.Store.Factors(ctx, ss.user.ID)
-	if err != nil {
-		s.renderMessage(w, r, ss, err)
-		return
-	}
-	left, err := s.Auth.Store.BackupCodesLeft(ctx, ss.user.ID)
+	factors, left, err := s.accountFactors(ctx, ss.user.ID, false)
 	if err != nil {
 		s.renderMessage(w, r, ss, err)
 		return
 	}
 	methods := s.Auth.EnrollMethods(ss.user)
-	d := accountData{BackupCodesLeft: left, Notice: notice, CanAdd: len(methods) > 0,
+	d := accountData{Factors: factors, BackupCodesLeft: left, Notice: notice, CanAdd: len(methods) > 0,
 		SignedInWithBackupCode: slices.Contains(ss.sess.Auth.AMR, ordergate.AMRBackup),
 		CanAddKey:              slices.Contains(methods, auth.MethodWebAuthn) && s.enrollHere(auth.MethodWebAuthn),
 		CanAddSMS:              slices.Contains(methods, auth.MethodSMS) && s.enrollHere(auth.MethodSMS)}
-	for _, f := range fs {
-		label := methodLabels[f.Type]
-		if label == "" {
-			label = f.Type
-		}
-		d.Factors = append(d.Factors, accountFactor{ID: f.ID, Type: label, Name: f.Name, Confirmed: f.Confirmed,
-			CreatedAt: f.CreatedAt, LastUsedAt: f.LastUsedAt})
-	}
 	p := pageFor(ss, "Account security")
 	p.Error, p.Data = msg, d
 	s.render(w, status, "account.html", p)

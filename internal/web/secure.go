@@ -48,29 +48,13 @@ func (s *Server) handleSecurePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	fs, err := s.Auth.Store.Factors(ctx, ss.user.ID)
+	factors, left, err := s.accountFactors(ctx, ss.user.ID, true)
 	if err != nil {
 		s.renderMessage(w, r, ss, err)
 		return
 	}
-	left, err := s.Auth.Store.BackupCodesLeft(ctx, ss.user.ID)
-	if err != nil {
-		s.renderMessage(w, r, ss, err)
-		return
-	}
-	d := secureData{BackupCodesLeft: left, SignedInWithBackupCode: slices.Contains(ss.sess.Auth.AMR, ordergate.AMRBackup),
+	d := secureData{Factors: factors, BackupCodesLeft: left, SignedInWithBackupCode: slices.Contains(ss.sess.Auth.AMR, ordergate.AMRBackup),
 		CanAdd: slices.ContainsFunc(s.Auth.EnrollMethods(ss.user), s.enrollHere)}
-	for _, f := range fs {
-		if !f.Confirmed {
-			continue
-		}
-		label := methodLabels[f.Type]
-		if label == "" {
-			label = f.Type
-		}
-		d.Factors = append(d.Factors, accountFactor{ID: f.ID, Type: label, Name: f.Name, Confirmed: f.Confirmed,
-			CreatedAt: f.CreatedAt, LastUsedAt: f.LastUsedAt})
-	}
 	p := pageFor(ss, "Secure your account")
 	p.Data = d
 	s.render(w, http.StatusOK, "secure.html", p)
