@@ -325,14 +325,11 @@ func (s *Server) dashboard(ctx context.Context, actor ordergate.Actor) (map[stri
 	if err != nil {
 		return nil, err
 	}
-	failedLogins, incidents, total := 0, 0, 0
+	failedLogins, total := 0, 0
 	for _, c := range counts {
 		total += c.Count
 		if strings.HasPrefix(c.Action, "login") && c.Outcome != audit.OutcomeOK {
 			failedLogins += c.Count
-		}
-		if strings.HasSuffix(c.Action, "clone_suspected") || (c.Outcome == audit.OutcomeDenied && strings.HasPrefix(c.Action, "login")) {
-			incidents += c.Count
 		}
 	}
 	incidentsThisQuarter, err := s.Auth.IncidentsThisQuarter(ctx, actor)
@@ -351,7 +348,7 @@ func (s *Server) dashboard(ctx context.Context, actor ordergate.Actor) (map[stri
 		"adoption": map[string]any{"overall": rep.Overall, "roles": roles, "trend": rep.Trend, "target_percent": auth.AdoptionTarget,
 			"past_deadline_users": rep.PastDeadline},
 		"security_events": map[string]any{"since": since, "total": total, "failed_logins": failedLogins,
-			"incidents": incidents, "by_action": counts},
+			"by_action": counts},
 		"incidents_this_quarter":   map[string]any{"count": incidentsThisQuarter, "target": auth.IncidentTarget},
 		"second_factor_latency":    lat,
 		"orders_awaiting_approval": nil,
