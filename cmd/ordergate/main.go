@@ -35,6 +35,7 @@ commands:
   token assign   make a hardware token a user's second factor
   token resync   resynchronise an HOTP token from two consecutive codes
   token list     list hardware tokens
+  loadtest       drive a running server over HTTP and report latency per step
 
 Every flag also reads ORDERGATE_<FLAG> from the environment (e.g. ORDERGATE_DB).
 Run "ordergate <command> -h" for its flags.
@@ -97,6 +98,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdReportAdoption(ctx, rest, stdout, stderr)
 	case "source add":
 		return cmdSourceAdd(ctx, rest, stdin, stdout, stderr)
+	case "loadtest":
+		return cmdLoadtest(ctx, rest, stdout, stderr)
 	case "keys rotate":
 		return cmdKeysRotate(ctx, rest, stdout, stderr)
 	case "token import":

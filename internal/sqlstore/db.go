@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ordergate/ordergate"
@@ -53,8 +54,14 @@ type DB struct {
 	dialect Dialect
 	chain   *audit.Chain
 	clock   ordergate.Clock
-	// queries caches rebound query text.
-	queries map[string]string
+	// rebound caches rebound query text by the text written.
+	rebound sync.Map
+	// writeStmts and readStmts cache prepared statements when SetWriter
+	// gave a single writing connection (SQLite); nil otherwise.
+	writeStmts, readStmts *stmtCache
+	// ingests groups concurrent order intake into shared transactions
+	// when there is a single writing connection; nil otherwise.
+	ingests *ingestBatcher
 }
 
 // New wraps an open database. chain links audit events; clock stamps rows.
@@ -66,7 +73,14 @@ func New(db *sql.DB, d Dialect, chain *audit.Chain, clock ordergate.Clock) *DB {
 // New. SQLite takes one writer at a time: a pool of one writing
 // connection queues writers fairly in Go instead of in SQLite's busy
 // handler, which sleeps and retries.
-func (db *DB) SetWriter(w *sql.DB) { db.writer = w }
+//
+// Statements are then prepared once and kept: SQLite compiles each
+// unprepared statement again, which costs more than running it.
+func (db *DB) SetWriter(w *sql.DB) {
+	db.writer = w
+	db.writeStmts, db.readStmts = newStmtCache(w, true), newStmtCache(db.db, false)
+	db.ingests = newIngestBatcher(db)
+}
 
 // SQL returns the underlying database handle.
 func (db *DB) SQL() *sql.DB { return db.db }
@@ -76,6 +90,13 @@ func (db *DB) Dialect() string { return db.dialect.Name }
 
 // Close closes the database.
 func (db *DB) Close() error {
+	if db.ingests != nil {
+		db.ingests.stop()
+	}
+	if db.writeStmts != nil {
+		db.writeStmts.close()
+		db.readStmts.close()
+	}
 	if db.writer != db.db {
 		db.writer.Close()
 	}
@@ -91,7 +112,16 @@ func (db *DB) Ping(ctx context.Context) error {
 }
 
 // q returns query with placeholders the engine understands.
-func (db *DB) q(query string) string { return db.dialect.Rebind(query) }
+func (db *DB) q(query string) string {
+	if q, ok := db.rebound.Load(query); ok {
+		return q.(string)
+	}
+	q := db.dialect.Rebind(query)
+	if len(query) < 4096 {
+		db.rebound.Store(query, q)
+	}
+	return q
+}
 
 // Tx is a transaction with the database's dialect.
 type Tx struct {
@@ -101,15 +131,27 @@ type Tx struct {
 }
 
 func (tx *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return tx.tx.ExecContext(ctx, tx.db.q(query), args...)
+	q := tx.db.q(query)
+	if s := tx.txStmt(ctx, q); s != nil {
+		return s.ExecContext(ctx, args...)
+	}
+	return tx.tx.ExecContext(ctx, q, args...)
 }
 
 func (tx *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return tx.tx.QueryContext(ctx, tx.db.q(query), args...)
+	q := tx.db.q(query)
+	if s := tx.txStmt(ctx, q); s != nil {
+		return s.QueryContext(ctx, args...)
+	}
+	return tx.tx.QueryContext(ctx, q, args...)
 }
 
 func (tx *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return tx.tx.QueryRowContext(ctx, tx.db.q(query), args...)
+	q := tx.db.q(query)
+	if s := tx.txStmt(ctx, q); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return tx.tx.QueryRowContext(ctx, q, args...)
 }
 
 // inTx runs fn in a write transaction and commits when it returns nil.
@@ -119,6 +161,9 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *Tx) error) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	tx := &Tx{tx: sqlTx, db: db, now: db.clock.Now()}
+	if db.writeStmts != nil {
+		defer db.writeStmts.prepareWanted(ctx)
+	}
 	if err := fn(tx); err != nil {
 		sqlTx.Rollback()
 		return err
@@ -130,11 +175,19 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *Tx) error) error {
 }
 
 func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return db.db.QueryRowContext(ctx, db.q(query), args...)
+	q := db.q(query)
+	if s := db.readStmt(ctx, q); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return db.db.QueryRowContext(ctx, q, args...)
 }
 
 func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return db.db.QueryContext(ctx, db.q(query), args...)
+	q := db.q(query)
+	if s := db.readStmt(ctx, q); s != nil {
+		return s.QueryContext(ctx, args...)
+	}
+	return db.db.QueryContext(ctx, q, args...)
 }
 
 // Migrate applies the migrations not yet applied, each in its own

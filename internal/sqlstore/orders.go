@@ -355,11 +355,27 @@ func (tx *Tx) saveRaw(ctx context.Context, raw *intake.Raw) error {
 // (channel, source, external id) yield one row: the unique constraint
 // decides, and the loser reads the winner's order as a duplicate.
 func (db *DB) IngestOrder(ctx context.Context, in intake.Ingest) (intake.Stored, error) {
+	if db.ingests != nil {
+		return db.ingests.submit(ctx, in)
+	}
 	var st intake.Stored
 	rawID := in.Raw.ID
 	err := db.inTx(ctx, func(tx *Tx) error {
-		st = intake.Stored{}
 		in.Raw.ID = rawID
+		var err error
+		st, err = tx.ingest(ctx, in)
+		return err
+	})
+	if err != nil {
+		in.Raw.ID = rawID
+	}
+	return st, err
+}
+
+// ingest is IngestOrder inside tx.
+func (tx *Tx) ingest(ctx context.Context, in intake.Ingest) (intake.Stored, error) {
+	var st intake.Stored
+	err := func() error {
 		o := in.Order
 		key := []any{o.Channel, o.Source, o.ExternalID}
 		var hash string
@@ -419,10 +435,7 @@ func (db *DB) IngestOrder(ctx context.Context, in intake.Ingest) (intake.Stored,
 			return err
 		}
 		return tx.appendAudit(ctx, ev)
-	})
-	if err != nil {
-		in.Raw.ID = rawID
-	}
+	}()
 	return st, err
 }
 

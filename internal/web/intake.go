@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/ordergate/ordergate"
 	"github.com/ordergate/ordergate/internal/intake"
@@ -69,6 +70,10 @@ func (s *Server) handleIntake(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	channel := r.PathValue("channel")
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	w = rec
+	defer func() { a.observeIntake(channel, rec.status, time.Since(start)) }()
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var tooBig *http.MaxBytesError

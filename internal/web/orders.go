@@ -31,6 +31,8 @@ type orderAPI struct {
 	needsReview *prometheus.CounterVec
 	// grants issues and checks one-time step-ups; see EnableStepUpGrants.
 	grants *order.Grants
+	// seconds times intake requests by channel and outcome.
+	seconds *prometheus.HistogramVec
 }
 
 // EnableOrders serves the intake and order endpoints with these services
@@ -45,8 +47,9 @@ func (s *Server) EnableOrders(in *intake.Service, orders *order.Service) {
 			Name: "ordergate_intake_needs_review_total",
 			Help: "Marketplace orders kept with status needs_review, by channel and broken invariant.",
 		}, []string{"channel", "code"}),
+		seconds: newIntakeHistogram(),
 	}
-	s.Metrics.Registry.MustRegister(a.received, a.needsReview)
+	s.Metrics.Registry.MustRegister(a.received, a.needsReview, a.seconds)
 	s.orders = a
 }
 
