@@ -32,6 +32,9 @@ var PrivilegedRoles = []string{RoleAdmin, RoleApprover}
 const (
 	RoleRequestPending  = "pending"
 	RoleRequestApproved = "approved"
+	// RoleRequestExpired is how a pending request past its ExpiresAt is
+	// reported; it is never stored.
+	RoleRequestExpired = "expired"
 )
 
 // UserQuery selects users for the administration list. Empty fields do
@@ -251,6 +254,7 @@ func (s *Service) UserDetail(ctx context.Context, actor ordergate.Actor, id stri
 	if d.RoleRequests, err = s.adminStore().RoleRequests(ctx, id, RoleRequestPending); err != nil {
 		return nil, err
 	}
+	markExpired(d.RoleRequests, s.Clock.Now())
 	if d.Devices, err = s.Devices(ctx, id); err != nil {
 		return nil, err
 	}
@@ -319,7 +323,8 @@ func normalGroups(groups []string) ([]string, error) {
 // ChangeMemberships sets user id's roles and groups. When the change
 // grants a privileged role it is not applied but stored as a pending
 // request, returned, for a second administrator to approve; otherwise it
-// applies at once and the request is nil. EFORBIDDEN for one's own account.
+// applies at once and the request is nil. A nil groups keeps the user's
+// groups; an empty one clears them. EFORBIDDEN for one's own account.
 func (s *Service) ChangeMemberships(ctx context.Context, actor ordergate.Actor, id string, roles, groups []string) (*RoleRequest, error) {
 	if err := requireAdministrator(actor, true); err != nil {
 		return nil, err
@@ -328,6 +333,7 @@ func (s *Service) ChangeMemberships(ctx context.Context, actor ordergate.Actor, 
 		return nil, err
 	}
 	roles = slices.Compact(slices.Sorted(slices.Values(roles)))
+	keepGroups := groups == nil
 	groups, err := normalGroups(groups)
 	if err != nil {
 		return nil, err
@@ -338,6 +344,9 @@ func (s *Service) ChangeMemberships(ctx context.Context, actor ordergate.Actor, 
 	u, err := s.Store.UserByID(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if keepGroups {
+		groups = append([]string{}, u.Groups...)
 	}
 	now := s.Clock.Now()
 	granted := grantedPrivileges(u.Roles, roles)
@@ -423,11 +432,35 @@ func (s *Service) ApproveRoleRequest(ctx context.Context, actor ordergate.Actor,
 }
 
 // RoleRequests lists role requests in status ("" for all), newest first.
+// A pending request past its lifetime is reported, and selected, as
+// RoleRequestExpired.
 func (s *Service) RoleRequests(ctx context.Context, actor ordergate.Actor, status string) ([]*RoleRequest, error) {
 	if err := requireAdministrator(actor, false); err != nil {
 		return nil, err
 	}
-	return s.adminStore().RoleRequests(ctx, "", status)
+	stored := status
+	if status == RoleRequestExpired {
+		stored = RoleRequestPending
+	}
+	list, err := s.adminStore().RoleRequests(ctx, "", stored)
+	if err != nil {
+		return nil, err
+	}
+	markExpired(list, s.Clock.Now())
+	if status == "" {
+		return list, nil
+	}
+	return slices.DeleteFunc(list, func(r *RoleRequest) bool { return r.Status != status }), nil
+}
+
+// markExpired reports the pending requests of list past their lifetime at
+// now as RoleRequestExpired.
+func markExpired(list []*RoleRequest, now time.Time) {
+	for _, r := range list {
+		if r.Status == RoleRequestPending && !now.Before(r.ExpiresAt) {
+			r.Status = RoleRequestExpired
+		}
+	}
 }
 
 // AuditEvents returns events matching f, newest first, for an

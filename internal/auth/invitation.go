@@ -266,14 +266,14 @@ func (s *Service) AcceptPasswordReset(ctx context.Context, token, pw string, c C
 	ev := audit.Event{At: s.Clock.Now(), Action: "password.reset", Outcome: audit.OutcomeOK, Actor: anonymous(c), SubjectID: u.ID,
 		Data: map[string]any{"link_id": link.ID, "issued_by": link.CreatedBy, "sessions_revoked": true}}
 	ev.Actor.ID, ev.Actor.Name = u.ID, u.Username
-	// A new password ends "trust this browser" everywhere.
-	if err := s.ForgetRememberedDevices(ctx, ev.Actor, u.ID, "password_reset"); err != nil {
-		return nil, err
-	}
 	if err := s.adminStore().UseAccountLink(ctx, link.TokenHash, hash, nil, ev); err != nil {
 		if ordergate.ErrorCode(err) == ordergate.ECONFLICT {
 			return nil, ErrLinkUsed
 		}
+		return nil, err
+	}
+	// The new password, once saved, ends "trust this browser" everywhere.
+	if err := s.ForgetRememberedDevices(ctx, ev.Actor, u.ID, "password_reset"); err != nil {
 		return nil, err
 	}
 	if err := s.Store.ThrottleReset(ctx, "login:user:"+u.Username); err != nil {
@@ -337,11 +337,11 @@ func (s *Service) ChangePassword(ctx context.Context, sess *Session, u *User, cu
 	}
 	ev := audit.Event{At: now, Action: "password.changed", Outcome: audit.OutcomeOK, Actor: UserActor(u, sess), SubjectID: u.ID,
 		Data: map[string]any{"other_sessions_revoked": true}}
-	// A new password ends "trust this browser" everywhere.
-	if err := s.ForgetRememberedDevices(ctx, UserActor(u, sess), u.ID, "password_change"); err != nil {
+	if err := s.adminStore().SetPassword(ctx, u.ID, hash, sess.ID, ev); err != nil {
 		return err
 	}
-	if err := s.adminStore().SetPassword(ctx, u.ID, hash, sess.ID, ev); err != nil {
+	// The new password, once saved, ends "trust this browser" everywhere.
+	if err := s.ForgetRememberedDevices(ctx, UserActor(u, sess), u.ID, "password_change"); err != nil {
 		return err
 	}
 	s.Log.Info("password changed", "event", "password.changed", "user_id", u.ID)

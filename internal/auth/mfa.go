@@ -129,6 +129,13 @@ func (s *Service) verifyFactor(ctx context.Context, u *User, sess *Session, meth
 			return nil, ordergate.FieldError(ordergate.EINVALID, "code", "must be 6 digits")
 		}
 	case MethodWebAuthn:
+		// A security key answers a challenge, not a code: it has its own
+		// endpoints, and this is a wrong request, not a failed attempt.
+		where := "/api/v1/login/webauthn/begin and /finish"
+		if step == "step_up" {
+			where = "/api/v1/step-up/webauthn/begin and /finish"
+		}
+		return nil, ordergate.FieldError(ordergate.EINVALID, "method", "webauthn takes no code; use "+where)
 	default:
 		return nil, ordergate.FieldError(ordergate.EINVALID, "method", "must be one of totp, sms, backup_code")
 	}

@@ -280,8 +280,12 @@ func (c *Config) Validate() error {
 	}
 	for i, a := range c.Approvals {
 		key := fmt.Sprintf("approvals[%d]", i)
-		if a.Action != "order.approve" && a.Action != "order.modify_terms" && a.Action != "order.export" {
-			return fmt.Errorf("config: %s.action: %q is not order.approve, order.modify_terms or order.export", key, a.Action)
+		if a.Action == "order.export" {
+			// Nothing asks for a step-up on exports: a rule would do nothing.
+			return fmt.Errorf("config: %s.action: order.export is not enforced; only order.approve and order.modify_terms take approval rules", key)
+		}
+		if a.Action != "order.approve" && a.Action != "order.modify_terms" {
+			return fmt.Errorf("config: %s.action: %q is not order.approve or order.modify_terms", key, a.Action)
 		}
 		if err := methods(key+".methods", a.Methods); err != nil {
 			return err

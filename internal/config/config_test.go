@@ -57,6 +57,7 @@ func TestParseNamesTheKeyAtFault(t *testing.T) {
 		{"trusted_networks: [10.0.0.0/33]", "trusted_networks[0]"},
 		{"sms: {provider: pigeon}", "sms.provider"},
 		{"approvals: [{action: order.approve, methods: [totp], max_age: soon}]", "not a duration"},
+		{"approvals: [{action: order.export, methods: [totp], max_age: 5m}]", "approvals[0].action"},
 		{"risk: {thresholds: {mfa: 80, phishing_resistant: 70, deny: 90}}", "risk.thresholds"},
 		{"forward_auth: {rules: [{host: x, require: maybe}]}", "forward_auth.rules[0].require"},
 	}

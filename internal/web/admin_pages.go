@@ -218,7 +218,7 @@ func (s *Server) handleConsoleRevoke(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleConsoleRoles(w http.ResponseWriter, r *http.Request) {
 	s.consoleAction(w, r, func(ctx context.Context, a ordergate.Actor, id string) error {
-		var groups []string
+		groups := []string{} // the form always holds every group: empty clears them
 		for _, g := range strings.Split(r.PostFormValue("groups"), ",") {
 			if g = strings.TrimSpace(g); g != "" {
 				groups = append(groups, g)

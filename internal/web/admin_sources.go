@@ -45,7 +45,7 @@ func (s *Server) sourcesOn(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// GET /api/v1/admin/sources (admin)
+// GET /api/v1/admin/sources (admin; auditor may read)
 func (s *Server) handleAdminSources(w http.ResponseWriter, r *http.Request, ss *session) {
 	if !s.sourcesOn(w, r) {
 		return

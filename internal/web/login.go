@@ -116,5 +116,15 @@ func (s *Server) handleSession(w http.ResponseWriter, r *http.Request, ss *sessi
 	a.User.ID, a.User.Username, a.User.Roles = ss.user.ID, ss.user.Username, ss.user.Roles
 	a.State, a.AAL, a.AMR, a.AuthTime = string(ss.sess.State), int(ss.sess.Auth.AAL), ss.sess.Auth.AMR, ss.sess.Auth.AuthTime
 	a.FactorTimes, a.ExpiresAt, a.CSRFToken = ss.sess.Auth.FactorTimes, ss.sess.ExpiresAt, ss.sess.CSRFToken
+	fs, err := s.Auth.Store.Factors(r.Context(), ss.user.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	for _, f := range fs {
+		if f.Confirmed {
+			a.FactorsEnrolled++
+		}
+	}
 	writeJSON(w, http.StatusOK, a)
 }

@@ -158,6 +158,10 @@ func (s *Server) handleStepUp(w http.ResponseWriter, r *http.Request, ss *sessio
 		s.writeError(w, r, err)
 		return
 	}
+	if err := s.checkStepUpGrantTarget(r.Context(), req.Action, req.OrderID); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	res, err := s.Auth.StepUp(r.Context(), ss.sess, ss.user, req.Method, req.Code, req.Action, req.OrderID)
 	if err != nil {
 		s.writeError(w, r, err)

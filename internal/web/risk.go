@@ -113,6 +113,10 @@ func (s *Server) handleRememberDevice(w http.ResponseWriter, r *http.Request, ss
 
 // GET /api/v1/admin/users/{id}/devices
 func (s *Server) handleUserDevices(w http.ResponseWriter, r *http.Request, ss *session) {
+	if _, err := s.Auth.Store.UserByID(r.Context(), r.PathValue("id")); err != nil {
+		s.writeError(w, r, err) // 404 for an unknown user, not an empty list
+		return
+	}
 	s.writeDevices(w, r, r.PathValue("id"))
 }
 

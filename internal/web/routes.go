@@ -61,7 +61,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/invitations/{token}/accept", s.handleInvitationAccept)
 	mux.HandleFunc("POST /api/v1/password-resets/{token}/accept", s.handlePasswordResetAccept)
 	mux.HandleFunc("POST /api/v1/me/password", s.requireSession(s.handlePasswordChange))
-	mux.HandleFunc("GET /api/v1/admin/sources", s.requireRoles(adminRoles, s.handleAdminSources))
+	mux.HandleFunc("GET /api/v1/admin/sources", s.requireRoles(readerRoles, s.handleAdminSources))
 	mux.HandleFunc("POST /api/v1/admin/sources", s.requireRoles(adminRoles, s.handleAdminSourceCreate))
 	mux.HandleFunc("POST /api/v1/admin/sources/{id}/rotate", s.requireRoles(adminRoles, s.handleAdminSourceRotate))
 	mux.HandleFunc("POST /api/v1/admin/sources/{id}/revoke", s.requireRoles(adminRoles, s.handleAdminSourceRevoke))

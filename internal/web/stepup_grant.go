@@ -52,6 +52,22 @@ func (s *Server) issueStepUpGrant(ctx context.Context, u *auth.User, next *auth.
 	return gr.ID, nil
 }
 
+// checkStepUpGrantTarget refuses, before any code is verified and spent,
+// a step-up naming an order that no grant could be issued for: an action
+// that takes no grant (EINVALID naming action) or an unknown order
+// (ENOTFOUND). Without grants or without an order it checks nothing.
+func (s *Server) checkStepUpGrantTarget(ctx context.Context, action, orderID string) error {
+	g := s.grantsOn()
+	if g == nil || orderID == "" {
+		return nil
+	}
+	if !slices.Contains(order.GrantActions, action) {
+		return ordergate.FieldError(ordergate.EINVALID, "action", "with order_id, must be one of "+strings.Join(order.GrantActions, ", "))
+	}
+	_, err := g.Store.OrderByID(ctx, orderID)
+	return err
+}
+
 // withStepUpID returns r's context carrying the grant the request
 // presents: the X-Step-Up header, else body (a step_up_id field).
 func withStepUpID(r *http.Request, body string) context.Context {
