@@ -11,6 +11,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/ordergate/ordergate"
 	"github.com/ordergate/ordergate/internal/audit"
@@ -39,9 +40,12 @@ func Dialect() sqlstore.Dialect {
 // DSN returns the connection string for path: WAL, a busy timeout, foreign
 // keys on, and BEGIN IMMEDIATE so a transaction that reads before it writes
 // waits for the write lock instead of failing with "database is locked".
+// Automatic checkpoints are off: a committing request would pay for
+// copying the WAL into the database and syncing it; Open checkpoints in
+// the background instead.
 func DSN(path string) string {
 	v := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)", "wal_autocheckpoint(0)"} {
 		v.Add("_pragma", p)
 	}
 	v.Set("_txlock", "immediate")
@@ -87,7 +91,43 @@ func Open(ctx context.Context, path string, chain *audit.Chain, clock ordergate.
 	}
 	s := sqlstore.New(db, Dialect(), chain, clock)
 	s.SetWriter(writer)
+	ckpt, err := sql.Open("sqlite", DSN(path))
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	ckpt.SetMaxOpenConns(1)
+	s.OnClose(checkpointEvery(ckpt, CheckpointInterval))
 	return s, nil
+}
+
+// CheckpointInterval is how often the WAL is copied into the database.
+const CheckpointInterval = time.Second
+
+// checkpointEvery copies the WAL into the database every interval on its
+// own connection, without blocking readers or the writer (PASSIVE), and
+// returns the function that stops it with a last, full checkpoint.
+func checkpointEvery(db *sql.DB, interval time.Duration) func() error {
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+			}
+		}
+	}()
+	return func() error {
+		close(stop)
+		<-done
+		_, err := db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+		return errors.Join(err, db.Close())
+	}
 }
 
 // checkHeader reads the file's first bytes before SQLite may touch it.

@@ -62,6 +62,8 @@ type DB struct {
 	// ingests groups concurrent order intake into shared transactions
 	// when there is a single writing connection; nil otherwise.
 	ingests *ingestBatcher
+	// closers run first on Close (OnClose).
+	closers []func() error
 }
 
 // New wraps an open database. chain links audit events; clock stamps rows.
@@ -97,11 +99,18 @@ func (db *DB) Close() error {
 		db.writeStmts.close()
 		db.readStmts.close()
 	}
-	if db.writer != db.db {
-		db.writer.Close()
+	var errs []error
+	for _, f := range db.closers {
+		errs = append(errs, f())
 	}
-	return db.db.Close()
+	if db.writer != db.db {
+		errs = append(errs, db.writer.Close())
+	}
+	return errors.Join(append(errs, db.db.Close())...)
 }
+
+// OnClose runs f when the database closes, before its pools close.
+func (db *DB) OnClose(f func() error) { db.closers = append(db.closers, f) }
 
 // Ping reports whether the database answers; EUNAVAILABLE when it does not.
 func (db *DB) Ping(ctx context.Context) error {
