@@ -11,33 +11,10 @@ import (
 	"github.com/ordergate/ordergate/internal/testenv"
 )
 
-// newBrowser starts headless Chromium at path for the test and returns a
-// tab's context. The browser stops when the test ends; start it after the
-// server, so that it closes its connections before the server shuts down
-// (net/http waits up to 5 s for Chromium's unused preconnected sockets).
-func newBrowser(t *testing.T, path string) context.Context {
-	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-	)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // TestBrowserLogin signs in and out through the login page in a real
 // browser: a wrong password shows the error, the right one lands on the
 // home page, and signing out leads back to the login page.
 func TestBrowserLogin(t *testing.T) {
-	chromium := testenv.Tool(t, "chromium")
 	dir := t.TempDir()
 	const password = "correct horse battery staple"
 	if out, err := runCmd(t, dir, password+"\n", "user", "add", "--username", "alice", "--role", "clerk", "--password-stdin"); err != nil {
@@ -46,13 +23,9 @@ func TestBrowserLogin(t *testing.T) {
 	// Chromium treats http://localhost as a secure context; the server
 	// listens on 127.0.0.1, which localhost reaches.
 	base := strings.Replace(startServer(t, dir), "127.0.0.1", "localhost", 1)
-	browser := newBrowser(t, chromium)
-
 	// The first Run starts the browser: its context must not time out, or
 	// the browser stops with it.
-	if err := chromedp.Do(browser, chromedp.Navigate(base+"/login")); err != nil {
-		t.Fatalf("open %s/login: %v", base, err)
-	}
+	browser := testenv.Browser(t, base+"/login")
 	// Every later step gets a deadline so a broken page cannot hang the test.
 	ctx, cancel := context.WithTimeout(browser, 20*time.Second)
 	defer cancel()

@@ -18,7 +18,6 @@ import (
 // codes are saved; then the admin signs in again once with a backup code
 // and once with a fresh TOTP code.
 func TestBrowserEnrollment(t *testing.T) {
-	chromium := testenv.Tool(t, "chromium")
 	oathtool := testenv.Tool(t, "oathtool")
 	dir := t.TempDir()
 	const password = "admin passphrase for the browser"
@@ -26,10 +25,7 @@ func TestBrowserEnrollment(t *testing.T) {
 		t.Fatalf("user add: %v: %s", err, out)
 	}
 	base := strings.Replace(startServer(t, dir), "127.0.0.1", "localhost", 1)
-	browser := newBrowser(t, chromium)
-	if err := chromedp.Do(browser, chromedp.Navigate(base+"/login")); err != nil {
-		t.Fatalf("open %s/login: %v", base, err)
-	}
+	browser := testenv.Browser(t, base+"/login")
 	ctx, cancel := context.WithTimeout(browser, 45*time.Second)
 	defer cancel()
 

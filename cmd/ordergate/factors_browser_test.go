@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
 	cdpwa "github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
@@ -37,7 +36,6 @@ type factorBrowser struct {
 // the server with args and opens the login page in a new browser.
 func startFactorBrowser(t *testing.T, password string, users map[string]string, args ...string) *factorBrowser {
 	t.Helper()
-	chromium := testenv.Tool(t, "chromium")
 	dir := t.TempDir()
 	for name, role := range users {
 		if out, err := runCmd(t, dir, password+"\n", "user", "add", "--username", name, "--role", role, "--password-stdin"); err != nil {
@@ -46,11 +44,7 @@ func startFactorBrowser(t *testing.T, password string, users map[string]string, 
 	}
 	api := startServer(t, dir, args...)
 	base := strings.Replace(api, "127.0.0.1", "localhost", 1)
-	browser := newBrowser(t, chromium)
-	// The first Run starts the browser: no deadline on it.
-	if err := chromedp.Do(browser, chromedp.Navigate(base+"/login")); err != nil {
-		t.Fatalf("open %s/login: %v", base, err)
-	}
+	browser := testenv.Browser(t, base+"/login")
 	ctx, cancel := context.WithTimeout(browser, 30*time.Second)
 	t.Cleanup(cancel)
 	return &factorBrowser{t: t, ctx: ctx, base: base, api: api, dir: dir}
@@ -131,18 +125,9 @@ func (b *factorBrowser) clickAndWait(step, button, selector string) {
 // simulation must be set: Go's false would be sent and create() hang.
 func (b *factorBrowser) addAuthenticator() {
 	b.t.Helper()
-	_, err := chromedp.Run(b.ctx, func(ctx context.Context, tg *chromedp.Target) (cdpwa.AuthenticatorID, error) {
-		if _, err := cdp.Call(ctx, tg, cdpwa.Enable, cdpwa.EnableParams{}); err != nil {
-			return "", err
-		}
-		r, err := cdp.Call(ctx, tg, cdpwa.AddVirtualAuthenticator, cdpwa.AddVirtualAuthenticatorParams{Options: &cdpwa.VirtualAuthenticatorOptions{
-			Protocol: cdpwa.AuthenticatorProtocolCtap2, Ctap2version: cdpwa.Ctap2versionCtap21, Transport: cdpwa.AuthenticatorTransportUsb,
-			HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true}})
-		return r.AuthenticatorID, err
-	})
-	if err != nil {
-		b.t.Fatalf("virtual authenticator: %v", err)
-	}
+	testenv.VirtualAuthenticator(b.t, b.ctx, cdpwa.VirtualAuthenticatorOptions{
+		Protocol: cdpwa.AuthenticatorProtocolCtap2, Ctap2version: cdpwa.Ctap2versionCtap21, Transport: cdpwa.AuthenticatorTransportUsb,
+		HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true})
 }
 
 // TestBrowserSecurityKey registers a security key from the enrollment

@@ -20,7 +20,6 @@ import (
 // wizard; the administrator then disables the user, and the user's next
 // page load goes to the sign-in page.
 func TestAdminInviteBrowser(t *testing.T) {
-	chromium := testenv.Tool(t, "chromium")
 	ts := consoleServer(t)
 	ts.PublicURL = "" // links point at the test server itself
 	// The browser keeps cookies by its own clock: bring the test clock to now.
@@ -29,17 +28,8 @@ func TestAdminInviteBrowser(t *testing.T) {
 	}
 	carol := signInWithTOTP(t, ts, "carol", adminPassword)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true))
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	browser, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(cancel)
 	// The first Run starts the browser: no deadline on it.
-	if err := chromedp.Do(browser, chromedp.Navigate(ts.URL+"/login")); err != nil {
-		t.Fatalf("open %s/login: %v", ts.URL, err)
-	}
+	browser := testenv.Browser(t, ts.URL+"/login")
 	// The invited person uses another browser context: no shared cookies.
 	person, cancelPerson := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancelPerson)

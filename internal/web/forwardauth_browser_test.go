@@ -69,7 +69,6 @@ http {
 // page, the password leads to the second factor, and the TOTP code leads
 // back to the legacy page, which sees the user.
 func TestForwardAuthBrowserNginx(t *testing.T) {
-	chromium := testenv.Tool(t, "chromium")
 	testenv.Tool(t, "nginx")
 	ts := newTestServer(t, func(s *web.Server) {
 		s.Auth.Policy.Available = []string{auth.MethodTOTP, auth.MethodBackupCode}
@@ -97,17 +96,7 @@ func TestForwardAuthBrowserNginx(t *testing.T) {
 	}
 	start := "http://legacy.example.com:" + front.Port() + "/legacy/report"
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
-		chromedp.Flag("host-resolver-rules", "MAP legacy.example.com 127.0.0.1"))
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	t.Cleanup(cancelBrowser)
-	if err := chromedp.Do(browser, chromedp.Navigate(start)); err != nil {
-		t.Fatalf("open %s: %v", start, err)
-	}
+	browser := testenv.Browser(t, start, chromedp.Flag("host-resolver-rules", "MAP legacy.example.com 127.0.0.1"))
 	ctx, cancel := context.WithTimeout(browser, 30*time.Second)
 	defer cancel()
 

@@ -19,23 +19,13 @@ import (
 // and counterparty in the step-up prompt, enters a code, and sees the
 // order approved.
 func TestOrderApproveBrowser(t *testing.T) {
-	chromium := testenv.Tool(t, "chromium")
 	e := startGrantEnv(t)
 	clerk, _ := e.person(t, "carol", time.Minute, "clerk")
 	frank := e.totpPerson(t, "frank", "approver")
 	id := e.pendingOrder(t, clerk, 600000)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true))
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	browser, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(cancel)
 	// The first Run starts the browser: no deadline on it.
-	if err := chromedp.Do(browser, chromedp.Navigate(e.URL+"/login")); err != nil {
-		t.Fatalf("open %s/login: %v", e.URL, err)
-	}
+	browser := testenv.Browser(t, e.URL+"/login")
 	// Later steps get a deadline so a broken page cannot hang the test.
 	ctx, cancelCtx := context.WithTimeout(browser, 60*time.Second)
 	defer cancelCtx()

@@ -106,35 +106,16 @@ func passwordLogin(t *testing.T, ctx context.Context, user, wantState string) st
 // passkey, and see a bogus signature, a missing user verification and an
 // authenticator off the allow-list refused.
 func TestWebAuthnBrowser(t *testing.T) {
-	chromium := testenv.Tool(t, "chromium")
 	svc, base := webauthnServer(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true))
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	browser, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(cancel)
 	// The first Run starts the browser: no deadline on it.
-	if err := chromedp.Do(browser, chromedp.Navigate(base+"/login")); err != nil {
-		t.Fatalf("open %s/login: %v", base, err)
-	}
+	browser := testenv.Browser(t, base+"/login")
 	ctx, cancelCtx := context.WithTimeout(browser, 60*time.Second)
 	defer cancelCtx()
 	// The authenticator belongs to the tab; presence simulation must be
 	// set explicitly (Go's false would be sent and create() would hang).
-	authID, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) (cdpwa.AuthenticatorID, error) {
-		if _, err := cdp.Call(ctx, tg, cdpwa.Enable, cdpwa.EnableParams{}); err != nil {
-			return "", err
-		}
-		r, err := cdp.Call(ctx, tg, cdpwa.AddVirtualAuthenticator, cdpwa.AddVirtualAuthenticatorParams{Options: &cdpwa.VirtualAuthenticatorOptions{
-			Protocol: cdpwa.AuthenticatorProtocolCtap2, Ctap2version: cdpwa.Ctap2versionCtap21, Transport: cdpwa.AuthenticatorTransportInternal,
-			HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true}})
-		return r.AuthenticatorID, err
-	})
-	if err != nil {
-		t.Fatalf("virtual authenticator: %v", err)
-	}
+	authID := testenv.VirtualAuthenticator(t, ctx, cdpwa.VirtualAuthenticatorOptions{
+		Protocol: cdpwa.AuthenticatorProtocolCtap2, Ctap2version: cdpwa.Ctap2versionCtap21, Transport: cdpwa.AuthenticatorTransportInternal,
+		HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true})
 	override := func(bogusSignature, badUV bool) {
 		t.Helper()
 		_, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) (cdp.Empty, error) {
