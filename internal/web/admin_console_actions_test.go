@@ -59,7 +59,7 @@ func TestAdminUsersPastDeadline(t *testing.T) {
 			}
 		})
 	}
-	page := pageRequest(t, ts, "GET", "/admin/users?mfa=past_deadline", carol.token, nil)
+	page := pageRequest(t, ts.URL, "GET", "/admin/users?mfa=past_deadline", carol.token, nil)
 	if page.Status != 200 || !strings.Contains(string(page.Body), `href="/admin/users/`) || strings.Contains(string(page.Body), ">alice<") {
 		t.Errorf("users page past deadline = %d, want dave and audrey only", page.Status)
 	}
@@ -85,7 +85,7 @@ func TestAdminUserDevices(t *testing.T) {
 		t.Fatalf("devices after one login = %v, want one", ds)
 	}
 	dev := ds[0].(map[string]any)["id"].(string)
-	page := pageRequest(t, ts, "GET", "/admin/users/"+aliceID, carol.token, nil)
+	page := pageRequest(t, ts.URL, "GET", "/admin/users/"+aliceID, carol.token, nil)
 	if !strings.Contains(string(page.Body), "/devices/"+dev+"/forget") {
 		t.Fatalf("user page has no forget form for %s", dev)
 	}
@@ -97,7 +97,7 @@ func TestAdminUserDevices(t *testing.T) {
 		{"known", dev, http.StatusSeeOther},
 		{"gone", dev, http.StatusNotFound},
 	} {
-		a := pageRequest(t, ts, "POST", "/admin/users/"+aliceID+"/devices/"+tt.device+"/forget", carol.token, url.Values{"csrf_token": {csrf}})
+		a := pageRequest(t, ts.URL, "POST", "/admin/users/"+aliceID+"/devices/"+tt.device+"/forget", carol.token, url.Values{"csrf_token": {csrf}})
 		if a.Status != tt.status {
 			t.Errorf("forget %s device = %d, want %d", tt.name, a.Status, tt.status)
 		}
@@ -154,7 +154,7 @@ func TestInvitationDelivery(t *testing.T) {
 			before := len(outboxLines(t, tt.file))
 			var link string
 			if tt.page {
-				a := pageRequest(t, ts, "POST", "/admin/invitations", carol.token, url.Values{"csrf_token": {csrf},
+				a := pageRequest(t, ts.URL, "POST", "/admin/invitations", carol.token, url.Values{"csrf_token": {csrf},
 					"username": {tt.username}, "email": {tt.email}, "phone": {tt.phone}, "roles": {"clerk"}})
 				if a.Status != http.StatusCreated {
 					t.Fatalf("invite page = %d %s", a.Status, a.Body)
@@ -221,7 +221,7 @@ func TestConsoleStepUpPrompt(t *testing.T) {
 	csrf := csrfOf(t, ts, dave.token)
 	path := "/admin/role-requests/" + rid + "/approve"
 
-	prompt := pageRequest(t, ts, "POST", path, dave.token, url.Values{"csrf_token": {csrf}})
+	prompt := pageRequest(t, ts.URL, "POST", path, dave.token, url.Values{"csrf_token": {csrf}})
 	if prompt.Status != http.StatusUnauthorized || !strings.Contains(string(prompt.Body), `name="stepup_code"`) ||
 		!strings.Contains(string(prompt.Body), `action="`+path+`"`) {
 		t.Fatalf("stale approval = %d, want 401 with a step-up form posting to %s:\n%s", prompt.Status, path, prompt.Body)
@@ -235,7 +235,7 @@ func TestConsoleStepUpPrompt(t *testing.T) {
 		{"right code", oathtool(t, dave.secret, ts.Clock.Now()), http.StatusSeeOther},
 	}
 	for _, st := range steps {
-		a := pageRequest(t, ts, "POST", path, dave.token, url.Values{"csrf_token": {csrf}, "stepup_code": {st.code}})
+		a := pageRequest(t, ts.URL, "POST", path, dave.token, url.Values{"csrf_token": {csrf}, "stepup_code": {st.code}})
 		if a.Status != st.status {
 			t.Fatalf("%s: = %d, want %d\n%s", st.name, a.Status, st.status, a.Body)
 		}
@@ -264,7 +264,7 @@ func TestConsoleFactorReset(t *testing.T) {
 		{"ok", aliceID, "lost the phone, checked by video call", http.StatusCreated},
 	}
 	for _, tt := range tests {
-		a := pageRequest(t, ts, "POST", "/admin/users/"+tt.user+"/factor-reset", carol.token, url.Values{"csrf_token": {csrf}, "reason": {tt.reason}})
+		a := pageRequest(t, ts.URL, "POST", "/admin/users/"+tt.user+"/factor-reset", carol.token, url.Values{"csrf_token": {csrf}, "reason": {tt.reason}})
 		if a.Status != tt.status {
 			t.Errorf("%s: factor reset = %d, want %d", tt.name, a.Status, tt.status)
 		}
@@ -273,7 +273,7 @@ func TestConsoleFactorReset(t *testing.T) {
 	if a.Status != 200 || !strings.Contains(string(a.Body), aliceID) {
 		t.Errorf("factor resets for the second admin = %d %s, want alice's pending reset", a.Status, a.Body)
 	}
-	page := pageRequest(t, ts, "GET", "/admin/users/"+aliceID, carol.token, nil)
+	page := pageRequest(t, ts.URL, "GET", "/admin/users/"+aliceID, carol.token, nil)
 	if !strings.Contains(string(page.Body), `action="/admin/users/`+aliceID+`/factor-reset"`) {
 		t.Errorf("user page has no factor reset form")
 	}

@@ -1,44 +1,11 @@
 package web_test
 
 import (
-	"io"
-	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 )
-
-// pageRequest sends a browser-like request with the session cookie token
-// (none when empty) and, for a form, the fields of form.
-func pageRequest(t *testing.T, ts *testServer, method, path, token string, form url.Values) answer {
-	t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequest(method, ts.URL+path, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	if token != "" {
-		req.AddCookie(&http.Cookie{Name: "ordergate_session", Value: token})
-	}
-	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return answer{Status: resp.StatusCode, Header: resp.Header, Body: b, resp: resp}
-}
 
 // csrfOf returns the CSRF token of the session token.
 func csrfOf(t *testing.T, ts *testServer, token string) string {
@@ -72,7 +39,7 @@ func TestConsolePages(t *testing.T) {
 		{"/admin", "", 303, ""},
 		{"/invitations/nonsense", "", 404, "not valid"},
 	} {
-		a := pageRequest(t, ts, "GET", tt.path, tt.token, nil)
+		a := pageRequest(t, ts.URL, "GET", tt.path, tt.token, nil)
 		if a.Status != tt.status || !strings.Contains(string(a.Body), tt.text) {
 			t.Errorf("GET %s = %d, want %d with %q:\n%.400s", tt.path, a.Status, tt.status, tt.text, a.Body)
 		}
@@ -82,45 +49,45 @@ func TestConsolePages(t *testing.T) {
 	}
 
 	form := url.Values{"username": {"frank"}, "roles": {"clerk"}, "email": {"frank@example.com"}}
-	if a := pageRequest(t, ts, "POST", "/admin/invitations", carol.token, form); a.Status != 403 {
+	if a := pageRequest(t, ts.URL, "POST", "/admin/invitations", carol.token, form); a.Status != 403 {
 		t.Errorf("invite without CSRF token = %d, want 403", a.Status)
 	}
 	form.Set("csrf_token", csrf)
-	a := pageRequest(t, ts, "POST", "/admin/invitations", carol.token, form)
+	a := pageRequest(t, ts.URL, "POST", "/admin/invitations", carol.token, form)
 	link := regexp.MustCompile(`https://ordergate\.example/invitations/[A-Za-z0-9_-]+`).FindString(string(a.Body))
 	if a.Status != 201 || link == "" {
 		t.Fatalf("invite = %d, no link in %.600s", a.Status, a.Body)
 	}
 	path := strings.TrimPrefix(link, consoleURL)
-	if a := pageRequest(t, ts, "GET", path, "", nil); a.Status != 200 || !strings.Contains(string(a.Body), "frank") {
+	if a := pageRequest(t, ts.URL, "GET", path, "", nil); a.Status != 200 || !strings.Contains(string(a.Body), "frank") {
 		t.Errorf("invitation page = %d %.300s", a.Status, a.Body)
 	}
-	if a := pageRequest(t, ts, "POST", path, "", url.Values{"password": {"frank's passphrase"}, "password_again": {"other"}}); a.Status != 400 {
+	if a := pageRequest(t, ts.URL, "POST", path, "", url.Values{"password": {"frank's passphrase"}, "password_again": {"other"}}); a.Status != 400 {
 		t.Errorf("different passwords = %d, want 400", a.Status)
 	}
-	a = pageRequest(t, ts, "POST", path, "", url.Values{"password": {"frank's passphrase"}, "password_again": {"frank's passphrase"}})
+	a = pageRequest(t, ts.URL, "POST", path, "", url.Values{"password": {"frank's passphrase"}, "password_again": {"frank's passphrase"}})
 	if a.Status != 303 || a.Cookie("ordergate_session") == nil {
 		t.Fatalf("accept invitation = %d, want 303 with a session cookie", a.Status)
 	}
-	if a := pageRequest(t, ts, "GET", path, "", nil); a.Status != 404 || !strings.Contains(string(a.Body), "already used") {
+	if a := pageRequest(t, ts.URL, "GET", path, "", nil); a.Status != 404 || !strings.Contains(string(a.Body), "already used") {
 		t.Errorf("used invitation page = %d %.300s", a.Status, a.Body)
 	}
 
-	if a := pageRequest(t, ts, "POST", "/admin/users/"+aliceID+"/disable", carol.token, url.Values{"csrf_token": {csrf}}); a.Status != 303 {
+	if a := pageRequest(t, ts.URL, "POST", "/admin/users/"+aliceID+"/disable", carol.token, url.Values{"csrf_token": {csrf}}); a.Status != 303 {
 		t.Fatalf("disable form = %d %.300s", a.Status, a.Body)
 	}
 	if a := ts.do(t, "GET", "/api/v1/session", "", "", bearer(alice)); a.Status != 401 {
 		t.Errorf("alice's session after disable = %d, want 401", a.Status)
 	}
-	a = pageRequest(t, ts, "POST", "/admin/audit/verify", carol.token, url.Values{"csrf_token": {csrf}})
+	a = pageRequest(t, ts.URL, "POST", "/admin/audit/verify", carol.token, url.Values{"csrf_token": {csrf}})
 	if a.Status != 200 || !strings.Contains(string(a.Body), "Chain intact") {
 		t.Errorf("verify form = %d %.300s", a.Status, a.Body)
 	}
-	a = pageRequest(t, ts, "POST", "/admin/users/"+aliceID+"/roles", carol.token, url.Values{"csrf_token": {csrf}, "roles": {"clerk", "approver"}, "groups": {"ops"}})
+	a = pageRequest(t, ts.URL, "POST", "/admin/users/"+aliceID+"/roles", carol.token, url.Values{"csrf_token": {csrf}, "roles": {"clerk", "approver"}, "groups": {"ops"}})
 	if a.Status != 303 {
 		t.Fatalf("roles form = %d %.300s", a.Status, a.Body)
 	}
-	if a := pageRequest(t, ts, "GET", "/admin/users/"+aliceID, carol.token, nil); !strings.Contains(string(a.Body), "Waiting for approval") {
+	if a := pageRequest(t, ts.URL, "GET", "/admin/users/"+aliceID, carol.token, nil); !strings.Contains(string(a.Body), "Waiting for approval") {
 		t.Errorf("user page lacks the pending grant: %.300s", a.Body)
 	}
 }

@@ -81,15 +81,6 @@ func loginToken(t *testing.T, ts *testServer, username, password string) string 
 	return a.JSON(t)["session_token"].(string)
 }
 
-func userID(t *testing.T, ts *testServer, username string) string {
-	t.Helper()
-	u, err := ts.Auth.Store.UserByUsername(context.Background(), username)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u.ID
-}
-
 func TestAdminUserList(t *testing.T) {
 	ts := consoleServer(t)
 	carol := signInWithTOTP(t, ts, "carol", adminPassword)

@@ -213,7 +213,7 @@ func TestLostDevice(t *testing.T) {
 				return
 			}
 			wantRedirect(t, "remove", a, "/account/security?done=removed")
-			fs, err := ts.Auth.Store.Factors(context.Background(), userIDOf(t, ts, "carol"))
+			fs, err := ts.Auth.Store.Factors(context.Background(), userID(t, ts, "carol"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -223,16 +223,6 @@ func TestLostDevice(t *testing.T) {
 			wantPage(t, "account", fc.get("/account/security?done=removed"), http.StatusOK, "The factor was removed.", "9 of 10 backup codes left.")
 		})
 	}
-}
-
-// userIDOf returns the id of the user named name.
-func userIDOf(t *testing.T, ts *testServer, name string) string {
-	t.Helper()
-	u, err := ts.Auth.Store.UserByUsername(context.Background(), name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u.ID
 }
 
 // totpAdmin is an administrator signed in through the forms with TOTP.

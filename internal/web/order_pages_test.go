@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -24,28 +23,8 @@ type browserReply struct {
 // when not nil, is posted url-encoded.
 func (e *grantEnv) page(t *testing.T, method, path, token string, form url.Values) browserReply {
 	t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequest(method, e.URL+path, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	if token != "" {
-		req.AddCookie(&http.Cookie{Name: "ordergate_session", Value: token})
-	}
-	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return browserReply{Status: resp.StatusCode, Location: resp.Header.Get("Location"), Body: string(b)}
+	a := pageRequest(t, e.URL, method, path, token, form)
+	return browserReply{Status: a.Status, Location: a.Header.Get("Location"), Body: string(a.Body)}
 }
 
 // csrf returns the CSRF token of token's session.

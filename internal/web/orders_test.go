@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -24,8 +23,6 @@ import (
 	"github.com/ordergate/ordergate/internal/auth"
 	"github.com/ordergate/ordergate/internal/intake"
 	"github.com/ordergate/ordergate/internal/order"
-	"github.com/ordergate/ordergate/internal/secret"
-	"github.com/ordergate/ordergate/internal/sqlite"
 	"github.com/ordergate/ordergate/internal/sqlstore"
 	"github.com/ordergate/ordergate/internal/web"
 )
@@ -34,50 +31,23 @@ import (
 // real shop's secret.
 const shopifySecret = "test-webhook-secret"
 
-// orderClock is a clock the order tests move by hand.
-type orderClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *orderClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *orderClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// orderClock is the fakeClock under the name the intake benchmark uses.
+type orderClock = fakeClock
 
 // orderEnv is a server with order services on a real database.
 type orderEnv struct {
 	URL    string
 	DB     *sqlstore.DB
-	Clock  *orderClock
+	Clock  *fakeClock
 	Intake *intake.Service
 	// Shopify is a registered Shopify source signed with shopifySecret.
 	Shopify *intake.Source
 }
 
-// openOrderDB returns a migrated SQLite database in a temporary folder.
+// openOrderDB is MustOpenDB under the name the intake benchmark uses.
 func openOrderDB(tb testing.TB, clock ordergate.Clock) *sqlstore.DB {
 	tb.Helper()
-	chain, err := audit.NewChain([]byte("0123456789abcdef0123456789abcdef"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "ordergate.db"), chain, clock)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	return db
+	return MustOpenDB(tb, clock)
 }
 
 // defaultRules are the approvals: rules of the default configuration.
@@ -86,12 +56,9 @@ var defaultRules = []order.Rule{
 	{Action: order.ActionModifyTerms, Methods: []string{"webauthn", "totp"}, MaxAge: 5 * time.Minute},
 }
 
-func newOrderEnv(tb testing.TB, db *sqlstore.DB, clock *orderClock) *orderEnv {
+func newOrderEnv(tb testing.TB, db *sqlstore.DB, clock *fakeClock) *orderEnv {
 	tb.Helper()
-	keys, err := secret.LoadOrCreate(filepath.Join(tb.TempDir(), "ordergate.key"))
-	if err != nil {
-		tb.Fatal(err)
-	}
+	keys := MustOpenKeyring(tb)
 	log := slog.New(slog.DiscardHandler)
 	svc := auth.NewService(db, keys, clock, log)
 	srv := web.NewServer(svc, db, web.NewMetrics(), log)
@@ -109,8 +76,8 @@ func newOrderEnv(tb testing.TB, db *sqlstore.DB, clock *orderClock) *orderEnv {
 
 func startOrderEnv(t *testing.T) *orderEnv {
 	t.Helper()
-	clock := &orderClock{now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
-	return newOrderEnv(t, openOrderDB(t, clock), clock)
+	clock := newFakeClock()
+	return newOrderEnv(t, MustOpenDB(t, clock), clock)
 }
 
 // person creates a user with roles and an active session whose second
@@ -135,23 +102,8 @@ func (e *orderEnv) person(tb testing.TB, name string, factorAge time.Duration, r
 	return token, u.ID
 }
 
-// reply is one HTTP answer read in full.
-type reply struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
-
-func (r reply) JSON(tb testing.TB) map[string]any {
-	tb.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.Body, &m); err != nil {
-		tb.Fatalf("body %q is not JSON: %v", r.Body, err)
-	}
-	return m
-}
-
-func do(tb testing.TB, method, url string, body []byte, header map[string]string) reply {
+// do sends one request with body and the header fields of header.
+func do(tb testing.TB, method, url string, body []byte, header map[string]string) answer {
 	tb.Helper()
 	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
@@ -160,17 +112,11 @@ func do(tb testing.TB, method, url string, body []byte, header map[string]string
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return reply{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	return send(tb, http.DefaultClient, req)
 }
 
 // api sends a JSON request with a bearer token.
-func (e *orderEnv) api(tb testing.TB, method, path, token string, body any) reply {
+func (e *orderEnv) api(tb testing.TB, method, path, token string, body any) answer {
 	tb.Helper()
 	var b []byte
 	if body != nil {
@@ -189,7 +135,7 @@ func sign(secret string, body []byte) string {
 }
 
 // deliverShopify posts body as a Shopify webhook signed with secret.
-func (e *orderEnv) deliverShopify(tb testing.TB, body []byte, secret, webhookID string) reply {
+func (e *orderEnv) deliverShopify(tb testing.TB, body []byte, secret, webhookID string) answer {
 	tb.Helper()
 	return do(tb, "POST", e.URL+"/api/v1/intake/shopify", body, map[string]string{
 		"Content-Type": "application/json", "X-Shopify-Hmac-Sha256": sign(secret, body), "X-Shopify-Webhook-Id": webhookID})
@@ -274,7 +220,7 @@ func TestIntakeConcurrentDuplicates(t *testing.T) {
 	body := fixture(t, "shopify/testdata/python-order.json")
 	const n = 8
 	var wg sync.WaitGroup
-	replies := make([]reply, n)
+	replies := make([]answer, n)
 	for i := range n {
 		wg.Add(1)
 		go func() {
@@ -394,7 +340,7 @@ func TestIntakeCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	post := func(path string) reply {
+	post := func(path string) answer {
 		return do(t, "POST", e.URL+"/api/v1/intake/csv", fixture(t, path), map[string]string{
 			"Authorization": "Bearer " + key, "Content-Type": "text/csv"})
 	}

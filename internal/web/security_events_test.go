@@ -18,7 +18,6 @@ import (
 	"github.com/ordergate/ordergate/internal/intake"
 	"github.com/ordergate/ordergate/internal/order"
 	"github.com/ordergate/ordergate/internal/risk"
-	"github.com/ordergate/ordergate/internal/secret"
 	"github.com/ordergate/ordergate/internal/web"
 )
 
@@ -145,12 +144,9 @@ func TestSecurityEvents(t *testing.T) {
 // usually signs needs a fresh second factor even below the rules'
 // threshold, and the approval's audit event keeps the risk reasons.
 func TestApproveUnusualAmount(t *testing.T) {
-	clock := &orderClock{now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
-	db := openOrderDB(t, clock)
-	keys, err := secret.LoadOrCreate(t.TempDir() + "/ordergate.key")
-	if err != nil {
-		t.Fatal(err)
-	}
+	clock := newFakeClock()
+	db := MustOpenDB(t, clock)
+	keys := MustOpenKeyring(t)
 	log := slog.New(slog.DiscardHandler)
 	svc := auth.NewService(db, keys, clock, log)
 	svc.Adaptive = &auth.Adaptive{Engine: risk.New(risk.Config{}, clock), Store: db}

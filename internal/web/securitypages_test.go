@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -65,19 +64,11 @@ var csrfField = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 // send makes one request and remembers the page's CSRF token.
 func (fc *formClient) send(req *http.Request) answer {
 	fc.t.Helper()
-	resp, err := fc.c.Do(req)
-	if err != nil {
-		fc.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		fc.t.Fatal(err)
-	}
-	if m := csrfField.FindSubmatch(b); m != nil {
+	a := send(fc.t, fc.c, req)
+	if m := csrfField.FindSubmatch(a.Body); m != nil {
 		fc.csrf = string(m[1])
 	}
-	return answer{Status: resp.StatusCode, Header: resp.Header, Body: b, resp: resp}
+	return a
 }
 
 func (fc *formClient) get(path string) answer {

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,7 +15,6 @@ import (
 	"github.com/ordergate/ordergate/internal/auth/totp"
 	"github.com/ordergate/ordergate/internal/intake"
 	"github.com/ordergate/ordergate/internal/order"
-	"github.com/ordergate/ordergate/internal/secret"
 	"github.com/ordergate/ordergate/internal/web"
 )
 
@@ -38,12 +36,9 @@ type grantEnv struct {
 
 func startGrantEnv(t *testing.T) *grantEnv {
 	t.Helper()
-	clock := &orderClock{now: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
-	db := openOrderDB(t, clock)
-	keys, err := secret.LoadOrCreate(filepath.Join(t.TempDir(), "ordergate.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	clock := newFakeClock()
+	db := MustOpenDB(t, clock)
+	keys := MustOpenKeyring(t)
 	log := slog.New(slog.DiscardHandler)
 	svc := auth.NewService(db, keys, clock, log)
 	srv := web.NewServer(svc, db, web.NewMetrics(), log)
@@ -127,7 +122,7 @@ func (e *grantEnv) stepUp(t *testing.T, p totpPerson, action, orderID string) st
 }
 
 // approve asks to approve orderID presenting grant in the X-Step-Up header.
-func (e *grantEnv) approve(t *testing.T, token, orderID, grant string) reply {
+func (e *grantEnv) approve(t *testing.T, token, orderID, grant string) answer {
 	t.Helper()
 	h := map[string]string{"Authorization": "Bearer " + token, "Content-Type": "application/json"}
 	if grant != "" {
