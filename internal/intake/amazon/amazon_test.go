@@ -4,29 +4,19 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 
 	"github.com/ordergate/ordergate"
 	"github.com/ordergate/ordergate/internal/intake/amazon"
+	"github.com/ordergate/ordergate/internal/intake/parsertest"
 	"github.com/ordergate/ordergate/internal/order"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the current output")
-
-// checked is one parsed order with what order.Check finds in it.
-type checked struct {
-	Order      order.Order       `json:"order"`
-	Violations []order.Violation `json:"violations"`
-}
-
 // result is what a golden file holds: the orders, or the error.
 type result struct {
-	Orders []checked        `json:"orders,omitempty"`
-	Error  *ordergate.Error `json:"error,omitempty"`
+	Orders []parsertest.Checked `json:"orders,omitempty"`
+	Error  *ordergate.Error     `json:"error,omitempty"`
 }
 
 // intakeCase is one intake body assembled from the real SP-API fixtures
@@ -42,7 +32,7 @@ type intakeCase struct {
 var cases = []intakeCase{
 	// getOrder and getOrderItems sandbox responses for 902-1845936-5435065.
 	{"sandbox-responses", func(tb testing.TB) []byte {
-		return join(tb, mustRead(tb, "getOrder-sandbox-200.json"), mustRead(tb, "getOrderItems-sandbox-200.json"))
+		return join(tb, parsertest.MustRead(tb, "getOrder-sandbox-200.json"), parsertest.MustRead(tb, "getOrderItems-sandbox-200.json"))
 	}, true},
 	// The same order as it appears in the getOrders sandbox list (a bare
 	// Order) with the bare OrderItems array.
@@ -65,7 +55,7 @@ var cases = []intakeCase{
 	// NextToken.
 	{"doc-items", func(tb testing.TB) []byte {
 		return join(tb, []byte(`{"AmazonOrderId": "903-1671087-0812628", "OrderStatus": "Unshipped", "PurchaseDate": "2013-09-06T00:00:00Z"}`),
-			mustRead(tb, "getOrderItems-doc-example.json"))
+			parsertest.MustRead(tb, "getOrderItems-doc-example.json"))
 	}, false},
 }
 
@@ -84,27 +74,8 @@ func TestParseGolden(t *testing.T) {
 			} else if !c.valid {
 				t.Fatalf("Parse() = %d orders, want an error", len(orders))
 			}
-			for i := range orders {
-				got.Orders = append(got.Orders, checked{orders[i], order.Check(&orders[i])})
-			}
-			gotJSON, err := json.MarshalIndent(got, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			gotJSON = append(gotJSON, '\n')
-			golden := filepath.Join("testdata", c.name+".golden.json")
-			if *update {
-				if err := os.WriteFile(golden, gotJSON, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("read golden (run go test -update to create it): %v", err)
-			}
-			if !bytes.Equal(gotJSON, want) {
-				t.Errorf("Parse(%s) differs from %s; run go test -update and review the diff\ngot:\n%s", c.name, golden, gotJSON)
-			}
+			got.Orders = parsertest.Check(orders)
+			parsertest.Golden(t, c.name, c.name+".golden.json", got)
 		})
 	}
 }
@@ -296,7 +267,7 @@ func TestParseErrors(t *testing.T) {
 			for k := range e.Fields {
 				got = append(got, k)
 			}
-			if !sameSet(got, tt.wantFields) {
+			if !parsertest.SameSet(got, tt.wantFields) {
 				t.Errorf("Parse() fields = %q, want %q (%s)", e.Fields, tt.wantFields, e.Message)
 			}
 		})
@@ -310,52 +281,21 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"order": {"AmazonOrderId": "1"}, "items": [{"QuantityOrdered": 3, "ItemPrice": {"CurrencyCode": "KWD", "Amount": "1.000"}}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		orders, err := amazon.Parse(data)
-		if err != nil {
-			var e *ordergate.Error
-			if !errors.As(err, &e) {
-				t.Fatalf("Parse() error %T %v, want *ordergate.Error", err, err)
-			}
-			if e.Code != ordergate.EINVALID && e.Code != ordergate.EUNPROCESSABLE {
-				t.Fatalf("Parse() code %q", e.Code)
-			}
-			if orders != nil {
-				t.Fatalf("Parse() returned orders with an error")
-			}
+		if !parsertest.FuzzError(t, orders, err) {
 			return
 		}
 		if len(orders) != 1 {
 			t.Fatalf("Parse() returned %d orders, want 1", len(orders))
 		}
-		o := &orders[0]
-		if o.Channel != order.ChannelAmazon || o.ExternalID == "" || o.Status != "" || o.Source != "" {
-			t.Fatalf("Parse(): channel %q, external id %q, status %q, source %q", o.Channel, o.ExternalID, o.Status, o.Source)
-		}
-		if _, ok := order.MinorDigits(o.Currency); !ok {
-			t.Fatalf("Parse(): currency %q", o.Currency)
-		}
-		if o.PlacedAt.Location().String() != "UTC" || o.UpdatedAt.Location().String() != "UTC" {
-			t.Fatalf("Parse(): times not in UTC")
-		}
-		order.Check(o)
+		parsertest.FuzzOrder(t, order.ChannelAmazon, 0, &orders[0])
 	})
 }
 
 func BenchmarkParse(b *testing.B) {
 	for _, c := range cases {
-		if !c.valid {
-			continue
+		if c.valid {
+			parsertest.Bench(b, c.name, c.body(b), amazon.Parse)
 		}
-		data := c.body(b)
-		b.Run(c.name, func(b *testing.B) {
-			b.SetBytes(int64(len(data)))
-			b.ReportAllocs()
-			for i := 0; i < b.N; i++ {
-				if _, err := amazon.Parse(data); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "orders/s")
-		})
 	}
 }
 
@@ -375,7 +315,7 @@ func join(tb testing.TB, orderDoc, itemsDoc []byte) []byte {
 // (strings) and indexes (ints).
 func extract(tb testing.TB, name string, steps ...any) []byte {
 	tb.Helper()
-	raw := json.RawMessage(mustRead(tb, name))
+	raw := json.RawMessage(parsertest.MustRead(tb, name))
 	for _, s := range steps {
 		switch s := s.(type) {
 		case string:
@@ -393,31 +333,4 @@ func extract(tb testing.TB, name string, steps ...any) []byte {
 		}
 	}
 	return raw
-}
-
-func mustRead(tb testing.TB, name string) []byte {
-	tb.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return data
-}
-
-// sameSet reports whether a and b hold the same strings, in any order.
-func sameSet(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	seen := make(map[string]int)
-	for _, s := range a {
-		seen[s]++
-	}
-	for _, s := range b {
-		if seen[s] == 0 {
-			return false
-		}
-		seen[s]--
-	}
-	return true
 }

@@ -1,29 +1,16 @@
 package shopify_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
-	"flag"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/ordergate/ordergate"
+	"github.com/ordergate/ordergate/internal/intake/parsertest"
 	"github.com/ordergate/ordergate/internal/intake/shopify"
 	"github.com/ordergate/ordergate/internal/order"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the current output")
-
-// checked is one parsed order with what order.Check finds in it; the
-// golden files hold a list of them.
-type checked struct {
-	Order      order.Order       `json:"order"`
-	Violations []order.Violation `json:"violations"`
-}
 
 // fixtures lists the real Shopify payloads in testdata (see SOURCES.md).
 var fixtures = []string{
@@ -36,33 +23,11 @@ var fixtures = []string{
 func TestParseGolden(t *testing.T) {
 	for _, name := range fixtures {
 		t.Run(name, func(t *testing.T) {
-			data := mustRead(t, name)
-			orders, err := shopify.Parse(data)
+			orders, err := shopify.Parse(parsertest.MustRead(t, name))
 			if err != nil {
 				t.Fatalf("Parse(%s) error = %v", name, err)
 			}
-			var got []checked
-			for i := range orders {
-				got = append(got, checked{orders[i], order.Check(&orders[i])})
-			}
-			gotJSON, err := json.MarshalIndent(got, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			gotJSON = append(gotJSON, '\n')
-			golden := filepath.Join("testdata", strings.TrimSuffix(name, ".json")+".golden.json")
-			if *update {
-				if err := os.WriteFile(golden, gotJSON, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("read golden (run go test -update to create it): %v", err)
-			}
-			if !bytes.Equal(gotJSON, want) {
-				t.Errorf("Parse(%s) differs from %s; run go test -update and review the diff\ngot:\n%s", name, golden, gotJSON)
-			}
+			parsertest.Golden(t, name, strings.TrimSuffix(name, ".json")+".golden.json", parsertest.Check(orders))
 		})
 	}
 }
@@ -82,7 +47,7 @@ func TestParseFindings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			orders, err := shopify.Parse(mustRead(t, tt.file))
+			orders, err := shopify.Parse(parsertest.MustRead(t, tt.file))
 			if err != nil {
 				t.Fatalf("Parse() error = %v", err)
 			}
@@ -223,7 +188,7 @@ func TestParseErrors(t *testing.T) {
 			for k := range e.Fields {
 				got = append(got, k)
 			}
-			if !sameSet(got, tt.wantFields) {
+			if !parsertest.SameSet(got, tt.wantFields) {
 				t.Errorf("Parse() fields = %q, want %q (%s)", e.Fields, tt.wantFields, e.Message)
 			}
 		})
@@ -246,87 +211,25 @@ func TestParseSyntaxErrorOffset(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	for _, name := range fixtures {
-		f.Add(mustRead(f, name))
+		f.Add(parsertest.MustRead(f, name))
 	}
 	f.Add([]byte(`{"orders": [{"id": 1, "currency": "JPY", "line_items": [{"quantity": 2, "price": "3"}]}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		orders, err := shopify.Parse(data)
-		if err != nil {
-			var e *ordergate.Error
-			if !errors.As(err, &e) {
-				t.Fatalf("Parse() error %T %v, want *ordergate.Error", err, err)
-			}
-			if e.Code != ordergate.EINVALID && e.Code != ordergate.EUNPROCESSABLE {
-				t.Fatalf("Parse() code %q", e.Code)
-			}
-			if orders != nil {
-				t.Fatalf("Parse() returned orders with an error")
-			}
+		if !parsertest.FuzzError(t, orders, err) {
 			return
 		}
 		if len(orders) == 0 {
 			t.Fatalf("Parse() returned no orders and no error")
 		}
 		for i := range orders {
-			o := &orders[i]
-			if o.Channel != order.ChannelShopify || o.ExternalID == "" || o.Status != "" || o.Source != "" {
-				t.Fatalf("Parse() order %d: channel %q, external id %q, status %q, source %q", i, o.Channel, o.ExternalID, o.Status, o.Source)
-			}
-			if _, ok := order.MinorDigits(o.Currency); !ok {
-				t.Fatalf("Parse() order %d: currency %q", i, o.Currency)
-			}
-			if o.PlacedAt.Location().String() != "UTC" || o.UpdatedAt.Location().String() != "UTC" {
-				t.Fatalf("Parse() order %d: times not in UTC", i)
-			}
-			order.Check(o)
+			parsertest.FuzzOrder(t, order.ChannelShopify, i, &orders[i])
 		}
 	})
 }
 
 func BenchmarkParse(b *testing.B) {
 	for _, name := range fixtures {
-		data := mustRead(b, name)
-		orders, err := shopify.Parse(data)
-		if err != nil {
-			b.Fatal(err)
-		}
-		perBody := len(orders)
-		b.Run(name, func(b *testing.B) {
-			b.SetBytes(int64(len(data)))
-			b.ReportAllocs()
-			for i := 0; i < b.N; i++ {
-				if _, err := shopify.Parse(data); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.N*perBody)/b.Elapsed().Seconds(), "orders/s")
-		})
+		parsertest.Bench(b, name, parsertest.MustRead(b, name), shopify.Parse)
 	}
-}
-
-func mustRead(tb testing.TB, name string) []byte {
-	tb.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return data
-}
-
-// sameSet reports whether a and b hold the same strings, in any order.
-func sameSet(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	seen := make(map[string]int)
-	for _, s := range a {
-		seen[s]++
-	}
-	for _, s := range b {
-		if seen[s] == 0 {
-			return false
-		}
-		seen[s]--
-	}
-	return true
 }
