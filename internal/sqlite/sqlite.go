@@ -11,6 +11,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ordergate/ordergate"
@@ -122,12 +123,13 @@ func checkpointEvery(db *sql.DB, interval time.Duration) func() error {
 			}
 		}
 	}()
-	return func() error {
+	// Closing the store twice must not close the channel twice.
+	return sync.OnceValue(func() error {
 		close(stop)
 		<-done
 		_, err := db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
 		return errors.Join(err, db.Close())
-	}
+	})
 }
 
 // checkHeader reads the file's first bytes before SQLite may touch it.

@@ -62,3 +62,11 @@ func TestOpenRefusesForeignFiles(t *testing.T) {
 		}
 	}
 }
+
+func TestCloseTwice(t *testing.T) {
+	db := MustOpenDB(t)
+	if err := db.Close(); err != nil {
+		t.Fatalf("first Close: %v", err)
+	}
+	db.Close() // must not panic; the cleanup closes it a third time
+}
