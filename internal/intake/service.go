@@ -300,6 +300,26 @@ func (s *Service) receiveEDI(d Delivery, res *Result, take func(*order.Order) er
 
 // take validates one parsed order and stores it.
 func (s *Service) take(ctx context.Context, actor ordergate.Actor, src *Source, raw *Raw, o *order.Order) (Outcome, *Rejection, error) {
+	in, rej, err := s.prepare(actor, src, raw, o)
+	if rej != nil || err != nil {
+		return Outcome{}, rej, err
+	}
+	st, err := s.Store.IngestOrder(ctx, in)
+	if err != nil {
+		return Outcome{}, nil, err
+	}
+	out := Outcome{OrderID: st.Order.ID, Channel: st.Order.Channel, ExternalID: st.Order.ExternalID,
+		Status: st.Order.Status, Created: st.Created, Updated: st.Updated, Warnings: st.Order.Warnings}
+	if st.Created || st.Updated {
+		s.Log.Info("order taken in", "event", "intake.order", "order_id", out.OrderID, "channel", out.Channel,
+			"source_id", src.ID, "status", out.Status, "created", st.Created)
+	}
+	return out, nil, nil
+}
+
+// prepare validates one parsed order and returns what the store takes
+// in, or the order's rejection.
+func (s *Service) prepare(actor ordergate.Actor, src *Source, raw *Raw, o *order.Order) (Ingest, *Rejection, error) {
 	o.Channel, o.Source, o.Status = src.Channel, src.Name, order.StatusReceived
 	o.CreatedBy, o.ModifiedBy = src.ID, src.ID
 	if o.Warnings == nil {
@@ -310,7 +330,7 @@ func (s *Service) take(ctx context.Context, actor ordergate.Actor, src *Source, 
 			return v.Code == order.CodeCurrencyUnknown || v.Code == order.CodeAmountOverflow
 		})
 		if fatal || !Marketplace(src.Channel) {
-			return Outcome{}, &Rejection{ExternalID: o.ExternalID, Err: order.ViolationError(vs)}, nil
+			return Ingest{}, &Rejection{ExternalID: o.ExternalID, Err: order.ViolationError(vs)}, nil
 		}
 		o.Status = order.StatusNeedsReview
 		for _, v := range vs {
@@ -319,7 +339,7 @@ func (s *Service) take(ctx context.Context, actor ordergate.Actor, src *Source, 
 	}
 	doc, err := json.Marshal(o)
 	if err != nil {
-		return Outcome{}, nil, err
+		return Ingest{}, nil, err
 	}
 	sum := sha256.Sum256(doc)
 	now := s.Clock.Now()
@@ -336,21 +356,17 @@ func (s *Service) take(ctx context.Context, actor ordergate.Actor, src *Source, 
 			before.Lines = slices.Clone(stored.Lines)
 			before.Warnings = slices.Clone(stored.Warnings)
 			merge(stored, o)
-			return audit.Event{At: now, Action: order.EventChannelUpdate, Outcome: audit.OutcomeOK, Actor: actor,
-				Data: map[string]any{"delivery_id": raw.DeliveryID, "changes": order.Diff(&before, stored)}}, nil
+			data := map[string]any{"delivery_id": raw.DeliveryID, "changes": order.Diff(&before, stored)}
+			if raw.ID != "" {
+				data["raw_payload_id"] = raw.ID
+			}
+			return audit.Event{At: now, Action: order.EventChannelUpdate, Outcome: audit.OutcomeOK, Actor: actor, Data: data}, nil
 		},
 	}
-	st, err := s.Store.IngestOrder(ctx, in)
-	if err != nil {
-		return Outcome{}, nil, err
+	if raw.ID != "" {
+		in.Received.Data["raw_payload_id"] = raw.ID
 	}
-	out := Outcome{OrderID: st.Order.ID, Channel: st.Order.Channel, ExternalID: st.Order.ExternalID,
-		Status: st.Order.Status, Created: st.Created, Updated: st.Updated, Warnings: st.Order.Warnings}
-	if st.Created || st.Updated {
-		s.Log.Info("order taken in", "event", "intake.order", "order_id", out.OrderID, "channel", out.Channel,
-			"source_id", src.ID, "status", out.Status, "created", st.Created)
-	}
-	return out, nil, nil
+	return in, nil, nil
 }
 
 // merge applies a channel's changed content to the stored order. The

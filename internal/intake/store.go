@@ -81,4 +81,5 @@ type Store interface {
 	// RecordIntakeFailure counts a refused delivery against the source
 	// (when sourceID is not "") and appends ev.
 	RecordIntakeFailure(ctx context.Context, sourceID string, ev audit.Event) error
+	PayloadStore
 }

@@ -331,9 +331,13 @@ func (tx *Tx) saveRaw(ctx context.Context, raw *intake.Raw) error {
 	if raw.ReceivedAt.IsZero() {
 		raw.ReceivedAt = tx.now
 	}
+	body := raw.Body
+	if body == nil {
+		body = []byte{} // a chunked payload's row, stored already
+	}
 	res, err := tx.exec(ctx, `INSERT INTO raw_payloads (id, source_id, delivery_id, content_type, body, received_at)
 		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
-		raw.ID, raw.SourceID, delivery, raw.ContentType, raw.Body, micros(raw.ReceivedAt))
+		raw.ID, raw.SourceID, delivery, raw.ContentType, body, micros(raw.ReceivedAt))
 	if err != nil {
 		return fmt.Errorf("store raw payload: %w", err)
 	}

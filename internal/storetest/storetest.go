@@ -36,6 +36,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("WebAuthn", func(t *testing.T) { testWebAuthn(t, open(t)) })
 	t.Run("Admin", func(t *testing.T) { testAdmin(t, open) })
 	t.Run("HardwareTokens", func(t *testing.T) { testHardwareTokens(t, open(t)) })
+	t.Run("RawPayloads", func(t *testing.T) { testRawPayloads(t, open(t)) })
 }
 
 var ctx = context.Background()

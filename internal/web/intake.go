@@ -18,6 +18,9 @@ const intakePrefix = "/api/v1/intake/"
 
 // bodyLimit is the request body limit for r.
 func (s *Server) bodyLimit(r *http.Request) int64 {
+	if s.orders != nil && r.URL.Path == intakePrefix+order.ChannelCSV {
+		return s.csvMaxBody()
+	}
 	if s.orders != nil && strings.HasPrefix(r.URL.Path, intakePrefix) {
 		return s.orders.maxBody
 	}
@@ -57,12 +60,12 @@ type rejectionAnswer struct {
 //   - one order taken in: 201 {"order_id", "channel", "external_id",
 //     "status", "warnings"} when new or changed, 200 with the same body
 //     for a duplicate delivery;
-//   - several orders (an interchange of several sets, a CSV file, a
-//     Shopify list): 201 or 200 as above with {"orders": [...]}, and 207
+//   - several orders (an interchange of several sets, a Shopify list): 201 or 200 as above with {"orders": [...]}, and 207
 //     with "rejected": [...] when some orders were refused;
 //   - nothing taken in: 422 with the first refusal's error, message and
 //     fields, and "rejected" listing every refused order;
-//   - EDI answers carry the 997 acknowledgment as "ack_997".
+//   - EDI answers carry the 997 acknowledgment as "ack_997";
+//   - CSV files are streamed and answered with a summary: handleIntakeCSV.
 func (s *Server) handleIntake(w http.ResponseWriter, r *http.Request) {
 	a := s.orders
 	if a == nil {
@@ -74,6 +77,11 @@ func (s *Server) handleIntake(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	w = rec
 	defer func() { a.observeIntake(channel, rec.status, time.Since(start)) }()
+	if channel == order.ChannelCSV {
+		// Streamed, never held whole; see handleIntakeCSV.
+		s.handleIntakeCSV(w, r, a, channel)
+		return
+	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var tooBig *http.MaxBytesError

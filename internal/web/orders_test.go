@@ -334,36 +334,6 @@ func TestIntakeEDI(t *testing.T) {
 	}
 }
 
-func TestIntakeCSV(t *testing.T) {
-	e := startOrderEnv(t)
-	_, key, err := e.Intake.AddSource(context.Background(), ordergate.SystemActor, "csv", "uploads", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	post := func(path string) answer {
-		return do(t, "POST", e.URL+"/api/v1/intake/csv", fixture(t, path), map[string]string{
-			"Authorization": "Bearer " + key, "Content-Type": "text/csv"})
-	}
-	r := post("csvorder/testdata/orders.csv")
-	if r.Status != http.StatusCreated || len(r.JSON(t)["orders"].([]any)) != 2 {
-		t.Fatalf("orders.csv = %d %s, want 201 with 2 orders", r.Status, r.Body)
-	}
-	r = post("csvorder/testdata/bad-rows.csv")
-	got := r.JSON(t)
-	rejected, _ := got["rejected"].([]any)
-	if r.Status != http.StatusMultiStatus || len(rejected) != 4 || len(got["orders"].([]any)) == 0 {
-		t.Fatalf("bad-rows.csv = %d %s, want 207 with 4 rejected and the valid orders", r.Status, r.Body)
-	}
-	first := rejected[0].(map[string]any)
-	if fields, _ := first["fields"].(map[string]any); fields["row 3.quantity"] == nil || first["external_id"] != "2001" {
-		t.Errorf("first rejection = %v, want order 2001 with row 3.quantity", first)
-	}
-	r = post("csvorder/testdata/jaffle_shop-raw_orders.csv")
-	if r.Status != http.StatusUnprocessableEntity {
-		t.Errorf("jaffle_shop raw_orders.csv = %d %s, want 422 at the header", r.Status, r.Body)
-	}
-}
-
 // manualOrder is a manual-entry body worth unitPrice × 2 cents in USD,
 // with totals left out.
 func manualOrder(unitPrice int64) map[string]any {

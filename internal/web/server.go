@@ -50,6 +50,9 @@ type Server struct {
 	Secure bool
 	// MaxBody limits request bodies, in bytes.
 	MaxBody int64
+	// IntakeCSVMaxBody limits CSV intake bodies, which are streamed, in
+	// bytes; 0 means DefaultIntakeCSVMaxBody.
+	IntakeCSVMaxBody int64
 
 	// Chain verifies the audit log for POST /api/v1/admin/audit/verify;
 	// nil answers 503.
@@ -138,6 +141,9 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.status = code
 	r.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection (deadlines).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // observe records each request's time by route pattern.
 func (s *Server) observe(next http.Handler) http.Handler {

@@ -35,6 +35,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -153,6 +154,12 @@ type Reader struct {
 
 	pending *row      // first row of the next order, already read
 	taint   []problem // unreadable rows that may belong to the next order
+
+	// last holds the rows of what Next returned last; see Rows.
+	last struct {
+		rows     []row
+		problems []problem
+	}
 }
 
 // row is one CSV record, its order id and its line number. A row whose
@@ -219,6 +226,7 @@ func (r *Reader) Next() (order.Order, error) {
 			if g.id == "" {
 				r.err = io.EOF
 				if len(r.taint) > 0 {
+					r.last.rows, r.last.problems = nil, r.taint
 					return order.Order{}, problemsError("", r.taint)
 				}
 				return order.Order{}, io.EOF
@@ -370,8 +378,25 @@ func (g *group) add(rw row) {
 	g.rows = append(g.rows, rw)
 }
 
+// Rows returns the line numbers, in order, of the rows of the order (or
+// of the rows that belong to no order) that Next returned last, whether
+// it was taken or refused. A row that could not be read at all is
+// counted with both orders it fails.
+func (r *Reader) Rows() []int {
+	lines := make([]int, 0, len(r.last.rows)+len(r.last.problems))
+	for _, rw := range r.last.rows {
+		lines = append(lines, rw.line)
+	}
+	for _, p := range r.last.problems {
+		lines = append(lines, p.line)
+	}
+	sort.Ints(lines)
+	return slices.Compact(lines)
+}
+
 // build turns a group into an order, or an error naming every bad row.
 func (r *Reader) build(g *group) (order.Order, error) {
+	r.last.rows, r.last.problems = g.rows, g.problems
 	if len(g.rows) == 0 {
 		return order.Order{}, problemsError(g.id, g.problems)
 	}
@@ -526,7 +551,8 @@ func address(v []string) order.Address {
 // problemsError sums up an order's problems in one *ordergate.Error.
 func problemsError(id string, ps []problem) error {
 	sort.SliceStable(ps, func(i, j int) bool { return ps[i].line < ps[j].line })
-	e := &ordergate.Error{Code: ordergate.EUNPROCESSABLE, Fields: map[string]string{}, Details: map[string]any{"order_id": id}}
+	e := &ordergate.Error{Code: ordergate.EUNPROCESSABLE, Fields: map[string]string{},
+		Details: map[string]any{"order_id": id, "row": ps[0].line}}
 	for _, p := range ps {
 		if p.code == ordergate.EINVALID {
 			e.Code = ordergate.EINVALID
