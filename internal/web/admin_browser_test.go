@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/ordergate/ordergate/internal/sqlstore"
 	"github.com/ordergate/ordergate/internal/testenv"
 )
 
@@ -119,5 +121,89 @@ func TestAdminInviteBrowser(t *testing.T) {
 	}
 	if got := location(user, "after disabling").Path; got != "/login" {
 		t.Errorf("ivan's next page after being disabled is %s, want /login", got)
+	}
+}
+
+// TestAdminAuditBrowser: in headless Chromium an administrator at AAL2
+// filters the audit log by action, presses "Verify chain" and reads that
+// the chain holds with its event count; after one event's body is changed
+// in the database, pressing it again names that event's sequence number.
+func TestAdminAuditBrowser(t *testing.T) {
+	ts := consoleServer(t)
+	carol := signInWithTOTP(t, ts, "carol", adminPassword)
+	db := ts.Auth.Store.(*sqlstore.DB).SQL()
+	count := func(where string, args ...any) int {
+		t.Helper()
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM audit_events `+where, args...).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	// The first Run starts the browser: no deadline on it.
+	browser := testenv.Browser(t, ts.URL+"/login")
+	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
+	defer cancel()
+	setSessionCookie(t, ctx, ts.URL, carol.token)
+	submit := func(step, sel string) {
+		t.Helper()
+		resp, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("%s: click %s: %v", step, sel, err)
+		}
+		if resp.Status != 200 {
+			t.Fatalf("%s: status = %d, want 200", step, resp.Status)
+		}
+	}
+	verifyResult := func(step string) string {
+		t.Helper()
+		got, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("verify-result")))
+		if err != nil {
+			t.Fatalf("%s: read the result: %v", step, err)
+		}
+		return strings.TrimSpace(got)
+	}
+
+	// Filter by action: only user.created events are listed, all of them.
+	if err := chromedp.Do(ctx, chromedp.Navigate(ts.URL+"/admin/audit"),
+		chromedp.WaitVisible(chromedp.ID("a-action")),
+		chromedp.SendKeys(chromedp.ID("a-action"), "user.created"),
+	); err != nil {
+		t.Fatalf("fill in the filter: %v", err)
+	}
+	submit("filter", `form.filters button`)
+	actions, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](
+		`[...document.querySelectorAll("#audit-events tbody tr td:nth-child(3)")].map(td => td.textContent)`))
+	if err != nil {
+		t.Fatalf("read the filtered events: %v", err)
+	}
+	if want := count(`WHERE action = ?`, "user.created"); len(actions) != want || want < 3 {
+		t.Errorf("filtered rows = %d, want the %d user.created events", len(actions), want)
+	}
+	for i, a := range actions {
+		if a != "user.created" {
+			t.Errorf("filtered row %d has action %q, want user.created", i, a)
+		}
+	}
+
+	// Verify the intact chain: every event so far is counted.
+	events := count("")
+	submit("verify", `form[action="/admin/audit/verify"] button`)
+	if got, want := verifyResult("verify"), fmt.Sprintf("Chain intact: %d events verified.", events); got != want {
+		t.Errorf("verify says %q, want %q", got, want)
+	}
+
+	// Change what event 2 records, behind the chain's back.
+	res, err := db.Exec(`UPDATE audit_events SET body = replace(body, '"outcome":"ok"', '"outcome":"failed"') WHERE seq = 2 AND body LIKE '%"outcome":"ok"%'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		t.Fatalf("tamper with event 2: %d rows, %v; want 1", n, err)
+	}
+	submit("verify after tampering", `form[action="/admin/audit/verify"] button`)
+	if got, want := verifyResult("verify after tampering"), "Chain broken at event 2."; got != want {
+		t.Errorf("verify after tampering says %q, want %q", got, want)
 	}
 }
