@@ -41,12 +41,13 @@ func Dialect() sqlstore.Dialect {
 // DSN returns the connection string for path: WAL, a busy timeout, foreign
 // keys on, and BEGIN IMMEDIATE so a transaction that reads before it writes
 // waits for the write lock instead of failing with "database is locked".
-// Automatic checkpoints are off: a committing request would pay for
-// copying the WAL into the database and syncing it; Open checkpoints in
-// the background instead.
+// Automatic checkpoints only start at a WAL of 64 MiB, a backstop: a
+// committing request would otherwise pay for copying the WAL into the
+// database and syncing it every 4 MiB; Open checkpoints in the background
+// instead.
 func DSN(path string) string {
 	v := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)", "wal_autocheckpoint(0)"} {
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)", "wal_autocheckpoint(16384)"} {
 		v.Add("_pragma", p)
 	}
 	v.Set("_txlock", "immediate")
@@ -98,17 +99,25 @@ func Open(ctx context.Context, path string, chain *audit.Chain, clock ordergate.
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	ckpt.SetMaxOpenConns(1)
-	s.OnClose(checkpointEvery(ckpt, CheckpointInterval))
+	s.OnClose(checkpointEvery(ckpt, writer, CheckpointInterval))
 	return s, nil
 }
 
 // CheckpointInterval is how often the WAL is copied into the database.
 const CheckpointInterval = time.Second
 
+// restartFrames is the WAL length, in frames (pages), beyond which the
+// background checkpoint also starts the WAL over (4096 frames: 16 MiB).
+const restartFrames = 4096
+
 // checkpointEvery copies the WAL into the database every interval on its
-// own connection, without blocking readers or the writer (PASSIVE), and
+// own connection, without blocking readers or the writer (PASSIVE). A
+// writer that never pauses keeps a passive checkpoint from ever reaching
+// the WAL's end, so the file would grow without bound: once it passes
+// restartFrames, the checkpoint runs on the one writing connection
+// (writer), between two write transactions, and truncates the WAL. It
 // returns the function that stops it with a last, full checkpoint.
-func checkpointEvery(db *sql.DB, interval time.Duration) func() error {
+func checkpointEvery(db, writer *sql.DB, interval time.Duration) func() error {
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
@@ -119,7 +128,10 @@ func checkpointEvery(db *sql.DB, interval time.Duration) func() error {
 			case <-stop:
 				return
 			case <-t.C:
-				db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+				var busy, frames, copied int
+				if db.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied) == nil && frames > restartFrames {
+					writer.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+				}
 			}
 		}
 	}()

@@ -70,3 +70,43 @@ func TestCloseTwice(t *testing.T) {
 	}
 	db.Close() // must not panic; the cleanup closes it a third time
 }
+
+// TestWALStaysBounded writes far more than the WAL may hold, without a
+// pause, and checks that checkpoints keep starting the WAL over.
+func TestWALStaysBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 160 MiB")
+	}
+	db := MustOpenDB(t)
+	if _, err := db.SQL().Exec(`CREATE TABLE scratch (b BLOB)`); err != nil {
+		t.Fatal(err)
+	}
+	blob := make([]byte, 1<<20)
+	for i := range 160 {
+		if _, err := db.SQL().Exec(`INSERT INTO scratch (b) VALUES (?)`, blob); err != nil {
+			t.Fatalf("insert %d: %v", i, err)
+		}
+		if _, err := db.SQL().Exec(`DELETE FROM scratch`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wal := walPath(t, db)
+	fi, err := os.Stat(wal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() > 96<<20 {
+		t.Errorf("WAL is %d MiB after 160 MiB of writes; want it started over", fi.Size()>>20)
+	}
+}
+
+// walPath returns the WAL file of db's main database.
+func walPath(t *testing.T, db *sqlstore.DB) string {
+	t.Helper()
+	var seq int
+	var name, file string
+	if err := db.SQL().QueryRow(`PRAGMA database_list`).Scan(&seq, &name, &file); err != nil {
+		t.Fatal(err)
+	}
+	return file + "-wal"
+}
