@@ -202,8 +202,20 @@ func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 // Migrate applies the migrations not yet applied, each in its own
 // transaction, and returns how many it applied.
 func (db *DB) Migrate(ctx context.Context) (int, error) {
-	if _, err := db.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+	// Under the migration lock too: PostgreSQL's CREATE TABLE IF NOT
+	// EXISTS is not safe against itself, and two processes starting at
+	// once would both try to create the table.
+	err := db.inTx(ctx, func(tx *Tx) error {
+		if db.dialect.MigrationLock != "" {
+			if _, err := tx.tx.ExecContext(ctx, db.dialect.MigrationLock); err != nil {
+				return err
+			}
+		}
+		_, err := tx.tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`)
+		return err
+	})
+	if err != nil {
 		return 0, fmt.Errorf("create schema_migrations: %w", err)
 	}
 	names, err := fs.Glob(migrations, "migrations/*.sql")
