@@ -1,12 +1,14 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/ordergate/ordergate"
 )
@@ -36,12 +38,19 @@ type errorBody struct {
 }
 
 // writeError answers with err as JSON. Errors that are not *ordergate.Error
-// are logged and shown as "internal error", never in detail.
+// are logged and shown as "internal error", never in detail; while the
+// database does not answer they are shown as EUNAVAILABLE (503) instead,
+// so that clients retry a failure caused by an outage.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *ordergate.Error
 	if !errors.As(err, &e) {
-		s.Log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
-		e = &ordergate.Error{Code: ordergate.EINTERNAL, Message: "internal error"}
+		if s.databaseDown(r.Context()) {
+			s.Log.Warn("database unreachable", "event", "db.unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+			e = &ordergate.Error{Code: ordergate.EUNAVAILABLE, Message: "the database is unreachable; try again shortly"}
+		} else {
+			s.Log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+			e = &ordergate.Error{Code: ordergate.EINTERNAL, Message: "internal error"}
+		}
 	}
 	status, ok := statuses[e.Code]
 	if !ok {
@@ -68,6 +77,19 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		body[k] = v
 	}
 	writeJSON(w, status, body)
+}
+
+// databaseDown reports whether the database fails to answer a ping
+// within two seconds. writeError asks it only after an unexpected error:
+// the driver's errors for a lost or refused connection take many forms,
+// and a failed ping tells them apart from bugs.
+func (s *Server) databaseDown(ctx context.Context) bool {
+	if s.DB == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	return s.DB.Ping(ctx) != nil
 }
 
 // writeJSON answers with v as JSON.
