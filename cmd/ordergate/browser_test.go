@@ -27,7 +27,7 @@ func TestBrowserLogin(t *testing.T) {
 	// the browser stops with it.
 	browser := testenv.Browser(t, base+"/login")
 	// Every later step gets a deadline so a broken page cannot hang the test.
-	ctx, cancel := context.WithTimeout(browser, 20*time.Second)
+	ctx, cancel := context.WithTimeout(browser, 3*time.Minute)
 	defer cancel()
 
 	steps := []struct {

@@ -26,7 +26,7 @@ func TestBrowserEnrollment(t *testing.T) {
 	}
 	base := strings.Replace(startServer(t, dir), "127.0.0.1", "localhost", 1)
 	browser := testenv.Browser(t, base+"/login")
-	ctx, cancel := context.WithTimeout(browser, 45*time.Second)
+	ctx, cancel := context.WithTimeout(browser, 3*time.Minute)
 	defer cancel()
 
 	// totpCode asks oathtool for the code of secret at at.

@@ -45,7 +45,7 @@ func startFactorBrowser(t *testing.T, password string, users map[string]string, 
 	api := startServer(t, dir, args...)
 	base := strings.Replace(api, "127.0.0.1", "localhost", 1)
 	browser := testenv.Browser(t, base+"/login")
-	ctx, cancel := context.WithTimeout(browser, 30*time.Second)
+	ctx, cancel := context.WithTimeout(browser, 3*time.Minute)
 	t.Cleanup(cancel)
 	return &factorBrowser{t: t, ctx: ctx, base: base, api: api, dir: dir}
 }

@@ -35,9 +35,9 @@ func TestAdminInviteBrowser(t *testing.T) {
 	// The invited person uses another browser context: no shared cookies.
 	person, cancelPerson := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancelPerson)
-	admin, cancelAdmin := context.WithTimeout(browser, 60*time.Second)
+	admin, cancelAdmin := context.WithTimeout(browser, 3*time.Minute)
 	defer cancelAdmin()
-	user, cancelUser := context.WithTimeout(person, 60*time.Second)
+	user, cancelUser := context.WithTimeout(person, 3*time.Minute)
 	defer cancelUser()
 
 	// carol is signed in with password and TOTP: her session's cookie.
@@ -143,7 +143,7 @@ func TestAdminAuditBrowser(t *testing.T) {
 
 	// The first Run starts the browser: no deadline on it.
 	browser := testenv.Browser(t, ts.URL+"/login")
-	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
+	ctx, cancel := context.WithTimeout(browser, 3*time.Minute)
 	defer cancel()
 	setSessionCookie(t, ctx, ts.URL, carol.token)
 	submit := func(step, sel string) {

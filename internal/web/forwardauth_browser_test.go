@@ -97,7 +97,7 @@ func TestForwardAuthBrowserNginx(t *testing.T) {
 	start := "http://legacy.example.com:" + front.Port() + "/legacy/report"
 
 	browser := testenv.Browser(t, start, chromedp.Flag("host-resolver-rules", "MAP legacy.example.com 127.0.0.1"))
-	ctx, cancel := context.WithTimeout(browser, 30*time.Second)
+	ctx, cancel := context.WithTimeout(browser, 3*time.Minute)
 	defer cancel()
 
 	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("username"))); err != nil {

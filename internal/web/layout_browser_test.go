@@ -77,7 +77,7 @@ func TestPhoneLayoutBrowser(t *testing.T) {
 
 	// The first Run starts the browser: no deadline on it.
 	browser := testenv.Browser(t, e.URL+"/login")
-	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
+	ctx, cancel := context.WithTimeout(browser, 3*time.Minute)
 	defer cancel()
 	if err := chromedp.Do(ctx, phoneViewport); err != nil {
 		t.Fatalf("emulate a phone: %v", err)

@@ -27,7 +27,7 @@ func TestOrderApproveBrowser(t *testing.T) {
 	// The first Run starts the browser: no deadline on it.
 	browser := testenv.Browser(t, e.URL+"/login")
 	// Later steps get a deadline so a broken page cannot hang the test.
-	ctx, cancelCtx := context.WithTimeout(browser, 60*time.Second)
+	ctx, cancelCtx := context.WithTimeout(browser, 3*time.Minute)
 	defer cancelCtx()
 
 	// frank is signed in with password and TOTP: his session's cookie.

@@ -109,7 +109,7 @@ func TestWebAuthnBrowser(t *testing.T) {
 	svc, base := webauthnServer(t)
 	// The first Run starts the browser: no deadline on it.
 	browser := testenv.Browser(t, base+"/login")
-	ctx, cancelCtx := context.WithTimeout(browser, 60*time.Second)
+	ctx, cancelCtx := context.WithTimeout(browser, 3*time.Minute)
 	defer cancelCtx()
 	// The authenticator belongs to the tab; presence simulation must be
 	// set explicitly (Go's false would be sent and create() would hang).
