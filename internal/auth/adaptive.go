@@ -284,20 +284,32 @@ func (s *Service) RememberDevice(ctx context.Context, sess *Session, u *User, de
 	if a == nil || a.RememberFor <= 0 || deviceID == "" {
 		return time.Time{}, ordergate.Errorf(ordergate.EFORBIDDEN, "remembering browsers is off")
 	}
-	if sess.State != StateActive || sess.Auth.AAL < ordergate.AAL2 || !s.mayRemember(u, s.mandatoryReasons(u)) {
+	remember := s.RememberDeviceFor(u)
+	if sess.State != StateActive || sess.Auth.AAL < ordergate.AAL2 || remember <= 0 {
 		return time.Time{}, ordergate.Errorf(ordergate.EFORBIDDEN, "your role may not skip the second factor on this browser")
 	}
 	now := s.Clock.Now()
 	if now.Sub(sess.Auth.SecondFactorAt()) > 5*time.Minute {
 		return time.Time{}, stepUpError([]string{MethodWebAuthn, MethodTOTP}, 5*time.Minute)
 	}
-	until := now.Add(min(a.RememberFor, s.Sessions.AAL1.Absolute))
+	until := now.Add(remember)
 	ev := audit.Event{At: now, Action: "device.remembered", Outcome: audit.OutcomeOK, Actor: UserActor(u, sess), SubjectID: u.ID,
 		Data: map[string]any{"device_id": deviceID, "until": until}}
 	if err := a.Store.RememberDevice(ctx, u.ID, deviceID, until, ev); err != nil {
 		return time.Time{}, err
 	}
 	return until, nil
+}
+
+// RememberDeviceFor is how long "trust this browser" lasts for u, or zero
+// when policy does not let u's browsers stand in for the second factor.
+// RememberDevice makes the same check; pages use it to offer the choice.
+func (s *Service) RememberDeviceFor(u *User) time.Duration {
+	a := s.Adaptive
+	if a == nil || a.RememberFor <= 0 || !s.mayRemember(u, s.mandatoryReasons(u)) {
+		return 0
+	}
+	return min(a.RememberFor, s.Sessions.AAL1.Absolute)
 }
 
 // mandatoryReasons are the policy reasons u always carries.

@@ -36,6 +36,69 @@ type accountData struct {
 	// CanAddKey and CanAddSMS offer a security key and text-message
 	// codes directly.
 	CanAddKey, CanAddSMS bool
+	// Devices are the browsers that skip the second factor now, shown
+	// when remembering browsers is on (RememberOn).
+	Devices    []accountDevice
+	RememberOn bool
+}
+
+// accountDevice is one remembered browser on the account security page.
+type accountDevice struct {
+	ID              string
+	UserAgent       string
+	FirstSeenAt     time.Time
+	LastSeenAt      time.Time
+	RememberedUntil time.Time
+	// Current is the browser showing the page.
+	Current bool
+}
+
+// rememberedDevices returns the user's browsers that skip the second
+// factor at now, as GET /api/v1/me/devices shows them.
+func (s *Server) rememberedDevices(r *http.Request, userID string) ([]accountDevice, error) {
+	ds, err := s.Auth.Devices(r.Context(), userID)
+	if err != nil {
+		return nil, err
+	}
+	now, current := s.Clock.Now(), s.deviceID(r)
+	var out []accountDevice
+	for _, d := range ds {
+		if d.Remembered(now) {
+			out = append(out, accountDevice{ID: d.ID, UserAgent: d.UserAgent, FirstSeenAt: d.FirstSeenAt,
+				LastSeenAt: d.LastSeenAt, RememberedUntil: d.RememberedUntil, Current: d.ID == current})
+		}
+	}
+	return out, nil
+}
+
+// handleDeviceForgetForm forgets one of the user's browsers, as DELETE
+// /api/v1/me/devices/{id} does: its next login asks for the second factor.
+func (s *Server) handleDeviceForgetForm(w http.ResponseWriter, r *http.Request) {
+	ss := s.activePage(w, r)
+	if ss == nil {
+		return
+	}
+	if err := s.Auth.ForgetDevice(r.Context(), auth.UserActor(ss.user, ss.sess), ss.user.ID, r.PathValue("id")); err != nil {
+		status, msg := s.pageError(r, err)
+		s.renderAccount(w, r, ss, status, "", msg)
+		return
+	}
+	http.Redirect(w, r, "/account/security?done=device_forgotten", http.StatusSeeOther)
+}
+
+// handleDevicesForgetAllForm stops every browser of the user from
+// skipping the second factor.
+func (s *Server) handleDevicesForgetAllForm(w http.ResponseWriter, r *http.Request) {
+	ss := s.activePage(w, r)
+	if ss == nil {
+		return
+	}
+	if err := s.Auth.ForgetRememberedDevices(r.Context(), auth.UserActor(ss.user, ss.sess), ss.user.ID, "user_request"); err != nil {
+		status, msg := s.pageError(r, err)
+		s.renderAccount(w, r, ss, status, "", msg)
+		return
+	}
+	http.Redirect(w, r, "/account/security?done=devices_forgotten", http.StatusSeeOther)
 }
 
 // accountNotices are the fixed messages ?done= may ask for.
@@ -43,6 +106,9 @@ var accountNotices = map[string]string{
 	"factor_added": "Your new factor is ready. Your backup codes still work.",
 	"renamed":      "The factor was renamed.",
 	"removed":      "The factor was removed.",
+	// The browser forgotten is asked for a second factor at its next sign-in.
+	"device_forgotten":  "The browser was forgotten. It will ask for a second factor at its next sign-in.",
+	"devices_forgotten": "No browser skips the second factor any more.",
 }
 
 func (s *Server) handleAccountPage(w http.ResponseWriter, r *http.Request) {
@@ -85,11 +151,17 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, ss *sessi
 		s.renderMessage(w, r, ss, err)
 		return
 	}
+	devices, err := s.rememberedDevices(r, ss.user.ID)
+	if err != nil {
+		s.renderMessage(w, r, ss, err)
+		return
+	}
 	methods := s.Auth.EnrollMethods(ss.user)
 	d := accountData{Factors: factors, BackupCodesLeft: left, Notice: notice, CanAdd: len(methods) > 0,
 		SignedInWithBackupCode: slices.Contains(ss.sess.Auth.AMR, ordergate.AMRBackup),
 		CanAddKey:              slices.Contains(methods, auth.MethodWebAuthn) && s.enrollHere(auth.MethodWebAuthn),
-		CanAddSMS:              slices.Contains(methods, auth.MethodSMS) && s.enrollHere(auth.MethodSMS)}
+		CanAddSMS:              slices.Contains(methods, auth.MethodSMS) && s.enrollHere(auth.MethodSMS),
+		Devices:                devices, RememberOn: s.Auth.Adaptive != nil}
 	p := pageFor(ss, "Account security")
 	p.Error, p.Data = msg, d
 	s.render(w, status, "account.html", p)

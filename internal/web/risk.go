@@ -53,7 +53,13 @@ func (s *Server) setDeviceCookie(w http.ResponseWriter, r *http.Request, res *au
 	if res == nil || res.Risk == nil || len(s.DeviceKey) == 0 || res.Risk.DeviceID == s.deviceID(r) {
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: s.deviceCookieName(), Value: s.signDevice(res.Risk.DeviceID), Path: "/",
+	s.writeDeviceCookie(w, res.Risk.DeviceID)
+}
+
+// writeDeviceCookie sets the signed device cookie for id, for the longest
+// lifetime browsers accept.
+func (s *Server) writeDeviceCookie(w http.ResponseWriter, id string) {
+	http.SetCookie(w, &http.Cookie{Name: s.deviceCookieName(), Value: s.signDevice(id), Path: "/",
 		MaxAge: int(deviceCookieMaxAge / time.Second), HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteLaxMode})
 }
 

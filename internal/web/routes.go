@@ -123,6 +123,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /account/security/factors/{id}/name", s.handleFactorRenameForm)
 	mux.HandleFunc("POST /account/security/factors/{id}/remove", s.handleFactorRemoveForm)
 	mux.HandleFunc("POST /account/security/backup-codes", s.handleBackupCodesForm)
+	mux.HandleFunc("POST /account/security/devices/{id}/forget", s.handleDeviceForgetForm)
+	mux.HandleFunc("POST /account/security/devices/forget-all", s.handleDevicesForgetAllForm)
 	mux.HandleFunc("GET /admin/adoption", s.handleAdoptionPage)
 	mux.HandleFunc("GET /orders", s.handleOrdersPage)
 	mux.HandleFunc("GET /orders/{id}", s.handleOrderPage)

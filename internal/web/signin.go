@@ -116,6 +116,33 @@ type secondFactorData struct {
 	Other []string
 	// Method is the form that was sent, shown first after an error.
 	Method string
+	// RememberDays is N of "trust this browser for N days", offered on
+	// the code forms when it is not zero; Remember keeps the box ticked
+	// after a wrong code.
+	RememberDays int
+	Remember     bool
+}
+
+// rememberDays is how many days policy lets u's browser stand in for the
+// second factor (the check POST /api/v1/me/devices/current/remember
+// makes), or zero when it does not or the browser has no device cookie.
+func (s *Server) rememberDays(r *http.Request, u *auth.User) int {
+	if s.deviceID(r) == "" {
+		return 0
+	}
+	return int(s.Auth.RememberDeviceFor(u) / (24 * time.Hour))
+}
+
+// rememberBrowser does what POST /api/v1/me/devices/current/remember does,
+// for the session a second factor has just made, and renews the device
+// cookie. A refusal is logged: the sign-in itself stands.
+func (s *Server) rememberBrowser(w http.ResponseWriter, r *http.Request, res *auth.LoginResult) {
+	id := s.deviceID(r)
+	if _, err := s.Auth.RememberDevice(r.Context(), res.Session, res.User, id); err != nil {
+		s.Log.Warn("remember browser", "event", "device.remember_failed", "user_id", res.User.ID, "err", err)
+		return
+	}
+	s.writeDeviceCookie(w, id)
 }
 
 // handleSecondFactorPage shows the forms a pending session can finish with.
@@ -139,7 +166,8 @@ func (s *Server) renderSecondFactorSent(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		status, msg = s.pageError(r, err)
 	}
-	d := secondFactorData{Method: method, SMSSentTo: sentTo}
+	d := secondFactorData{Method: method, SMSSentTo: sentTo, RememberDays: s.rememberDays(r, ss.user),
+		Remember: r.PostFormValue("remember_device") == "yes"}
 	for _, m := range methods {
 		switch {
 		case m == auth.MethodTOTP:
@@ -191,6 +219,9 @@ func (s *Server) handleSecondFactorForm(w http.ResponseWriter, r *http.Request) 
 	}
 	s.Metrics.Logins.WithLabelValues("authenticated").Inc()
 	s.replaceCookie(w, ss, res.Token, res.Session)
+	if r.PostFormValue("remember_device") == "yes" {
+		s.rememberBrowser(w, r, res)
+	}
 	if res.BackupCodesLeft != nil {
 		// A backup code usually means a lost device: offer to secure
 		// the account before anything else.
