@@ -22,30 +22,7 @@ import (
 // (so its session cookie reaches /auth/verify). A refused request is
 // answered by the named location @login: a redirect to ordergate's login
 // page carrying the original URL.
-const nginxLoginConf = `daemon off;
-master_process off;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log warn;
-events { worker_connections 64; }
-http {
-	access_log off;
-	client_body_temp_path %[1]s/client_body;
-	proxy_temp_path %[1]s/proxy;
-	fastcgi_temp_path %[1]s/fastcgi;
-	uwsgi_temp_path %[1]s/uwsgi;
-	scgi_temp_path %[1]s/scgi;
-	server {
-		listen %[2]s;
-		server_name legacy.example.com;
-		location = /_ordergate_verify {
-			internal;
-			proxy_pass %[3]s/auth/verify;
-			proxy_pass_request_body off;
-			proxy_set_header Content-Length "";
-			proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
-			proxy_set_header X-Forwarded-For $remote_addr;
-		}
-		location /legacy/ {
+const nginxLoginConf = nginxHead + `		location /legacy/ {
 			auth_request /_ordergate_verify;
 			auth_request_set $og_user $upstream_http_x_ordergate_user;
 			error_page 401 = @login;

@@ -22,7 +22,10 @@ import (
 // ordergate's /auth/verify with auth_request, forwarding the user header
 // to the application. The protected location proxies: a "return" there
 // would run before auth_request and bypass it.
-const nginxConf = `daemon off;
+// nginxHead is the part of every test nginx configuration that runs
+// nginx in the foreground with its files in a scratch folder and defines
+// the internal auth_request location that asks ordergate's /auth/verify.
+const nginxHead = `daemon off;
 master_process off;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log warn;
@@ -45,7 +48,9 @@ http {
 			proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
 			proxy_set_header X-Forwarded-For $remote_addr;
 		}
-		location / {
+`
+
+const nginxConf = nginxHead + `		location / {
 			auth_request /_ordergate_verify;
 			auth_request_set $og_user $upstream_http_x_ordergate_user;
 			auth_request_set $og_aal $upstream_http_x_ordergate_aal;
