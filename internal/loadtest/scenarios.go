@@ -238,6 +238,22 @@ func (lg *logins) release(u *totpUser) {
 	lg.mu.Unlock()
 }
 
+// passwordStep signs name in with its password on the next process and
+// returns the pending session's token; a login that does not ask for a
+// second factor counts as a failed second-factor step.
+func (r *runner) passwordStep(ctx context.Context, name, password string) (string, error) {
+	a, err := r.send(ctx, StepPassword, "POST", r.base()+"/api/v1/login", "",
+		jsonBody(map[string]string{"username": name, "password": password}), nil, 200)
+	if err != nil {
+		return "", err
+	}
+	if st := a.str("state"); st != "mfa_required" {
+		r.rec.record(StepSecondFactor, 0, "state "+st)
+		return "", errFailed
+	}
+	return a.str("session_token"), nil
+}
+
 // login runs the password step and the TOTP step of one login.
 func (lg *logins) login(ctx context.Context) error {
 	u, step, err := lg.take(ctx)
@@ -246,20 +262,14 @@ func (lg *logins) login(ctx context.Context) error {
 	}
 	defer lg.release(u)
 	r := lg.r
-	base := r.base()
-	a, err := r.send(ctx, StepPassword, "POST", base+"/api/v1/login", "",
-		jsonBody(map[string]string{"username": u.name, "password": u.password}), nil, 200)
+	token, err := r.passwordStep(ctx, u.name, u.password)
 	if err != nil {
 		return err
-	}
-	if st := a.str("state"); st != "mfa_required" {
-		r.rec.record(StepSecondFactor, 0, "state "+st)
-		return errFailed
 	}
 	period := int64(totp.DefaultParams.Period / time.Second)
 	code := totp.Code(u.seed, time.Unix(step*period, 0), totp.DefaultParams)
 	// Several processes: the second factor goes to the next one.
-	_, err = r.send(ctx, StepSecondFactor, "POST", r.base()+"/api/v1/login/mfa", a.str("session_token"),
+	_, err = r.send(ctx, StepSecondFactor, "POST", r.base()+"/api/v1/login/mfa", token,
 		jsonBody(map[string]string{"method": "totp", "code": code}), nil, 200)
 	return err
 }

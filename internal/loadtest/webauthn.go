@@ -140,17 +140,10 @@ func (kl *keyLogins) login(ctx context.Context) error {
 	}
 	defer kl.release(u)
 	r := kl.r
-	base := r.base()
-	a, err := r.send(ctx, StepPassword, "POST", base+"/api/v1/login", "",
-		jsonBody(map[string]string{"username": u.name, "password": u.password}), nil, 200)
+	token, err := r.passwordStep(ctx, u.name, u.password)
 	if err != nil {
 		return err
 	}
-	if st := a.str("state"); st != "mfa_required" {
-		r.rec.record(StepSecondFactor, 0, "state "+st)
-		return errFailed
-	}
-	token := a.str("session_token")
 	start := time.Now()
 	_, opts, err := r.sendAt(context.WithValue(ctx, partialKey{}, true), StepSecondFactor, start, "POST",
 		r.base()+"/api/v1/login/webauthn/begin", token, nil, nil, 200)
