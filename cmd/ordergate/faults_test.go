@@ -211,12 +211,14 @@ func TestDatabaseOutagePostgres(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	proxy.restore(t)
 
-	waitFor(t, "a login after the database came back", 15*time.Second, func() bool {
+	waitFor(t, "a login after the database came back", 60*time.Second, func() bool {
 		status, _ := call(t, "POST", srv+"/api/v1/login", "", map[string]string{"username": "root", "password": rootPassword})
 		return status == 200
 	})
 	orders := countRows(t, db, `SELECT count(*) FROM orders`)
-	waitFor(t, "the load to take orders in again", 20*time.Second, func() bool {
+	// The mixed scenario paces its logins by 30-second TOTP steps, and an
+	// intake may wait behind one, so allow more than a step.
+	waitFor(t, "the load to take orders in again", 90*time.Second, func() bool {
 		return countRows(t, db, `SELECT count(*) FROM orders`) > orders
 	})
 	// The load has shown that service resumed: stop it (it reports what it
