@@ -19,11 +19,11 @@ import (
 const notifyInterval = 10 * time.Second
 
 // newRecovery wires SMS codes, factor resets and notifications. Outbox
-// files go beside a SQLite database (else into the working folder). The
+// files go beside a SQLite database (else beside the master key file). The
 // Twilio auth token is kept sealed with the master key from here on: a
 // plain-text token in the file is sealed at once and dropped from cfg.
 func newRecovery(st *store, cfg *config.Config, db string, pub *url.URL, log *slog.Logger) (*auth.Recovery, error) {
-	dir := "."
+	dir := filepath.Dir(st.keyFile)
 	if path, ok := sqlite.IsPath(db); ok {
 		dir = filepath.Dir(path)
 	}
