@@ -263,17 +263,14 @@ func (s *Service) recordFailedLogin(ctx context.Context, u *User, c Client, now 
 	return s.Adaptive.Store.RecordLoginRisk(ctx, l, nil)
 }
 
-// confirmLoginRisk completes the login of the pending session sess after
-// its second factor: its network and device become known. A failure here
-// must not undo a correct second factor, so it is logged, not returned.
-func (s *Service) confirmLoginRisk(ctx context.Context, u *User, sess *Session) {
+// loginConfirmation is what completes the login of session sess once its
+// second factor is proven (its network and device become known), or nil
+// when the risk engine is off.
+func (s *Service) loginConfirmation(u *User, sess *Session) *LoginConfirmation {
 	if s.Adaptive == nil {
-		return
+		return nil
 	}
-	err := s.Adaptive.Store.ConfirmLoginRisk(ctx, u.ID, sess.Auth.SessionID, sess.Auth.UserAgent, s.Clock.Now())
-	if err != nil && ordergate.ErrorCode(err) != ordergate.ENOTFOUND {
-		s.Log.Error("confirm login risk", "event", "risk.confirm_failed", "user_id", u.ID, "err", err)
-	}
+	return &LoginConfirmation{UserID: u.ID, SessionID: sess.Auth.SessionID, UserAgent: sess.Auth.UserAgent, At: s.Clock.Now()}
 }
 
 // RememberDevice lets the browser deviceID skip the second factor for the

@@ -106,13 +106,40 @@ type VerifyResult struct {
 	// BackupCodesLeft is set when a backup code was used.
 	BackupCodesLeft int
 	FactorID        string
+	// Step is the TOTP time step a right code would spend, still unspent:
+	// set only by checkFactor, for the caller to spend in its own write.
+	Step *UsedStep
 }
 
 // verifyFactor checks code for method against u's factors, throttled per
 // account: after AccountThrottle.Free failures even the right code is
 // refused until the wait has passed. Wrong, reused and unknown codes all
-// give the same ECODE error.
+// give the same ECODE error. A right code is spent.
 func (s *Service) verifyFactor(ctx context.Context, u *User, sess *Session, method, code, step string) (*VerifyResult, error) {
+	res, err := s.checkFactor(ctx, u, sess, method, code, step)
+	if err != nil {
+		return nil, err
+	}
+	if res.Step != nil {
+		fresh, err := s.Store.UseTOTPStep(ctx, res.FactorID, res.Step.Step, res.Step.At)
+		if err != nil {
+			return nil, err
+		}
+		if !fresh { // another request used the step meanwhile
+			return nil, s.factorFailed(ctx, u, sess, method, step, true)
+		}
+		res.Step = nil
+	}
+	if err := s.Store.ThrottleReset(ctx, mfaKey(u)); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// checkFactor is verifyFactor but for two things its caller must do: spend
+// res.Step when it is set (a TOTP code), and forget the account's
+// throttled failures.
+func (s *Service) checkFactor(ctx context.Context, u *User, sess *Session, method, code, step string) (*VerifyResult, error) {
 	code = strings.Join(strings.Fields(code), "")
 	switch method {
 	case MethodTOTP:
@@ -164,29 +191,33 @@ func (s *Service) verifyFactor(ctx context.Context, u *User, sess *Session, meth
 		return nil, err
 	}
 	if res == nil {
-		if _, err := s.Store.ThrottleFail(ctx, mfaKey(u), AccountThrottle, now); err != nil {
-			return nil, err
-		}
-		ev := audit.Event{At: now, Action: step, Outcome: audit.OutcomeFailed, Actor: UserActor(u, sess), SubjectID: u.ID,
-			Data: map[string]any{"method": method}}
-		evs := []audit.Event{ev}
-		if replayed {
-			ev.Data["reason"] = "replayed"
-			evs = append(evs, securityEvent(now, SecurityCodeReplayed, ev.Actor, u.ID, map[string]any{"method": method, "step": step}))
-		}
-		if err := s.Store.AppendAudit(ctx, evs...); err != nil {
-			return nil, err
-		}
-		if replayed {
-			s.counted(SecurityCodeReplayed)
-		}
-		s.Log.Info("second factor failed", "event", step+".failed", "user_id", u.ID, "method", method, "client_ip", c.IP, "replayed", replayed)
-		return nil, ordergate.Errorf(ordergate.ECODE, "invalid code")
-	}
-	if err := s.Store.ThrottleReset(ctx, mfaKey(u)); err != nil {
-		return nil, err
+		return nil, s.factorFailed(ctx, u, sess, method, step, replayed)
 	}
 	return res, nil
+}
+
+// factorFailed counts a wrong or replayed code against u's account,
+// records it, and returns the ECODE error the client sees for both.
+func (s *Service) factorFailed(ctx context.Context, u *User, sess *Session, method, step string, replayed bool) error {
+	now := s.Clock.Now()
+	if _, err := s.Store.ThrottleFail(ctx, mfaKey(u), AccountThrottle, now); err != nil {
+		return err
+	}
+	ev := audit.Event{At: now, Action: step, Outcome: audit.OutcomeFailed, Actor: UserActor(u, sess), SubjectID: u.ID,
+		Data: map[string]any{"method": method}}
+	evs := []audit.Event{ev}
+	if replayed {
+		ev.Data["reason"] = "replayed"
+		evs = append(evs, securityEvent(now, SecurityCodeReplayed, ev.Actor, u.ID, map[string]any{"method": method, "step": step}))
+	}
+	if err := s.Store.AppendAudit(ctx, evs...); err != nil {
+		return err
+	}
+	if replayed {
+		s.counted(SecurityCodeReplayed)
+	}
+	s.Log.Info("second factor failed", "event", step+".failed", "user_id", u.ID, "method", method, "client_ip", sess.Auth.ClientIP, "replayed", replayed)
+	return ordergate.Errorf(ordergate.ECODE, "invalid code")
 }
 
 // totpParams reads a TOTP factor's parameters.
@@ -214,7 +245,8 @@ func FactorAAD(typ, id string) []byte { return []byte(typ + ":" + id) }
 var errCodeReplayed = errors.New("one-time code already used")
 
 // verifyTOTP returns nil, nil for a wrong code and errCodeReplayed for a
-// code of a time step already used.
+// code of a time step already used. A right code's step is left for the
+// caller to spend (res.Step); a hardware token's is spent here.
 func (s *Service) verifyTOTP(ctx context.Context, u *User, code string, now time.Time) (*VerifyResult, error) {
 	factors, err := s.Store.Factors(ctx, u.ID)
 	if err != nil {
@@ -234,20 +266,13 @@ func (s *Service) verifyTOTP(ctx context.Context, u *User, code string, now time
 			return nil, err
 		}
 		step, ok := totp.Verify(seed, code, now, p, f.LastUsedStep)
-		if !ok {
-			// Right for the time but at or below the last used step.
-			_, used := totp.Verify(seed, code, now, p, 0)
-			replayed = replayed || used
-			continue
+		if ok {
+			return &VerifyResult{Method: MethodTOTP, AMR: ordergate.AMROTP, FactorID: f.ID,
+				Step: &UsedStep{FactorID: f.ID, Step: step, At: now}}, nil
 		}
-		fresh, err := s.Store.UseTOTPStep(ctx, f.ID, step, now)
-		if err != nil {
-			return nil, err
-		}
-		if fresh {
-			return &VerifyResult{Method: MethodTOTP, AMR: ordergate.AMROTP, FactorID: f.ID}, nil
-		}
-		replayed = true // another request used the step meanwhile
+		// Right for the time but at or below the last used step.
+		_, used := totp.Verify(seed, code, now, p, 0)
+		replayed = replayed || used
 	}
 	if replayed {
 		return nil, errCodeReplayed
@@ -287,12 +312,14 @@ func (s *Service) useBackupCode(ctx context.Context, u *User, sess *Session, cod
 // upgrade replaces sess with a new active session at AAL2 that records the
 // second factor, and returns its token.
 func (s *Service) upgrade(ctx context.Context, u *User, sess *Session, amr string, evs ...audit.Event) (string, *Session, error) {
-	return s.upgradeAMR(ctx, u, sess, []string{amr}, evs...)
+	return s.upgradeAMR(ctx, u, sess, []string{amr}, SessionUpgrade{Events: evs})
 }
 
 // upgradeAMR is upgrade for a factor that proves several methods at once
-// (a security key with user verification: hwk and user).
-func (s *Service) upgradeAMR(ctx context.Context, u *User, sess *Session, amrs []string, evs ...audit.Event) (string, *Session, error) {
+// (a security key with user verification: hwk and user), writing what up
+// adds (a step to spend, a throttle to forget, a login to confirm) in the
+// same transaction. The events' actor is the new session.
+func (s *Service) upgradeAMR(ctx context.Context, u *User, sess *Session, amrs []string, up SessionUpgrade) (string, *Session, error) {
 	now := s.Clock.Now()
 	auth := sess.Auth
 	auth.AAL = ordergate.AAL2
@@ -302,10 +329,11 @@ func (s *Service) upgradeAMR(ctx context.Context, u *User, sess *Session, amrs [
 		auth.FactorTimes[amr] = now
 	}
 	token, next := s.newSession(u.ID, StateActive, auth)
-	for i := range evs {
-		evs[i].Actor = UserActor(u, next)
+	up.OldID, up.Next = sess.ID, next
+	for i := range up.Events {
+		up.Events[i].Actor = UserActor(u, next)
 	}
-	if err := s.Store.ReplaceSession(ctx, sess.ID, next, evs...); err != nil {
+	if err := s.Store.UpgradeSession(ctx, up); err != nil {
 		if ordergate.ErrorCode(err) == ordergate.ENOTFOUND {
 			return "", nil, ErrNoSession
 		}
@@ -335,7 +363,9 @@ func (s *Service) CompleteLogin(ctx context.Context, sess *Session, u *User, met
 	if sess.State != StatePending {
 		return nil, ordergate.Errorf(ordergate.EFORBIDDEN, "no second factor is pending for this session")
 	}
-	res, err := s.verifyFactor(ctx, u, sess, method, code, "login.mfa")
+	// One transaction spends the code's time step, forgets the account's
+	// failures, replaces the session and confirms the login.
+	res, err := s.checkFactor(ctx, u, sess, method, code, "login.mfa")
 	if err != nil {
 		return nil, err
 	}
@@ -343,11 +373,14 @@ func (s *Service) CompleteLogin(ctx context.Context, sess *Session, u *User, met
 	if method == MethodBackupCode {
 		ev.Data["backup_codes_left"] = res.BackupCodesLeft
 	}
-	token, next, err := s.upgrade(ctx, u, sess, res.AMR, ev)
+	up := SessionUpgrade{Step: res.Step, ThrottleKey: mfaKey(u), Login: s.loginConfirmation(u, sess), Events: []audit.Event{ev}}
+	token, next, err := s.upgradeAMR(ctx, u, sess, []string{res.AMR}, up)
+	if errors.Is(err, ErrStepUsed) { // another request used the step meanwhile
+		return nil, s.factorFailed(ctx, u, sess, method, "login.mfa", true)
+	}
 	if err != nil {
 		return nil, err
 	}
-	s.confirmLoginRisk(ctx, u, sess)
 	s.Log.Info("login", "event", "login.ok", "user_id", u.ID, "method", method, "aal", 2)
 	out := &LoginResult{State: LoginAuthenticated, Token: token, Session: next, User: u}
 	if method == MethodBackupCode {
@@ -515,11 +548,11 @@ func (s *Service) ConfirmTOTP(ctx context.Context, sess *Session, u *User, id, c
 	// Password and the factor just proven make AAL2; an AAL1 session that
 	// enrolled its first factor rises too, as it would at the next login.
 	if sess.State == StateEnrollment || sess.Auth.AAL < ordergate.AAL2 {
-		up := audit.Event{Action: "login.enrolled", Outcome: audit.OutcomeOK, SubjectID: u.ID, Data: map[string]any{"method": f.Type}}
-		if res.Token, res.Session, err = s.upgrade(ctx, u, sess, ordergate.AMROTP, up); err != nil {
+		up := SessionUpgrade{Login: s.loginConfirmation(u, sess), Events: []audit.Event{{Action: "login.enrolled", Outcome: audit.OutcomeOK,
+			SubjectID: u.ID, Data: map[string]any{"method": f.Type}}}}
+		if res.Token, res.Session, err = s.upgradeAMR(ctx, u, sess, []string{ordergate.AMROTP}, up); err != nil {
 			return nil, err
 		}
-		s.confirmLoginRisk(ctx, u, sess)
 	}
 	return res, nil
 }

@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"time"
 
 	"github.com/ordergate/ordergate"
+	"github.com/ordergate/ordergate/internal/audit"
 )
 
 // State is what a session may do.
@@ -96,3 +98,45 @@ func HashToken(token string) string {
 // PublicID is the session's identifier as shown in audit records: a prefix
 // of its hash, enough to tell sessions apart, useless to sign in with.
 func (s *Session) PublicID() string { return s.ID[:16] }
+
+// SessionUpgrade is what a proven second factor changes, written by
+// Store.UpgradeSession in one transaction so that a login's second step
+// costs one commit and a code is never spent without its session.
+type SessionUpgrade struct {
+	// OldID is the session replaced; Next is its successor with a new token.
+	OldID string
+	Next  *Session
+	// Step, when set, is the one-time TOTP time step (or HOTP counter) the
+	// code used. It is recorded on the factor first, exactly as
+	// FactorStore.UseTOTPStep does, and the whole upgrade is refused with
+	// ErrStepUsed when it is not later than the factor's last used step.
+	Step *UsedStep
+	// ThrottleKey, when set, has its failures forgotten.
+	ThrottleKey string
+	// Login, when set, marks the login that created the session as
+	// completed and learns its network and device, as
+	// RiskStore.ConfirmLoginRisk does; no recorded login is not an error.
+	Login *LoginConfirmation
+	// Events are appended to the audit chain.
+	Events []audit.Event
+}
+
+// UsedStep is a one-time step of a TOTP or HOTP factor being spent.
+type UsedStep struct {
+	FactorID string
+	Step     int64
+	At       time.Time
+}
+
+// LoginConfirmation names the login whose risk record a successful second
+// factor completes.
+type LoginConfirmation struct {
+	UserID    string
+	SessionID string
+	UserAgent string
+	At        time.Time
+}
+
+// ErrStepUsed is Store.UpgradeSession's answer when the one-time step it
+// was to spend was spent by another request first.
+var ErrStepUsed = errors.New("one-time step already used")

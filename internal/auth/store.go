@@ -35,6 +35,11 @@ type Store interface {
 	// stores s in one step (a new token on every change of assurance).
 	CreateSession(ctx context.Context, s *Session, evs ...audit.Event) error
 	ReplaceSession(ctx context.Context, oldID string, s *Session, evs ...audit.Event) error
+	// UpgradeSession writes everything a proven second factor changes in
+	// one transaction: see SessionUpgrade. ErrStepUsed, with nothing
+	// written, when up.Step is set and another request used that step
+	// first; ENOTFOUND when up.OldID no longer exists.
+	UpgradeSession(ctx context.Context, up SessionUpgrade) error
 	// SessionByID returns ENOTFOUND when there is no such session.
 	SessionByID(ctx context.Context, id string) (*Session, error)
 	// TouchSession moves a session's last-seen time.

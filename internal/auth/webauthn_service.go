@@ -349,7 +349,8 @@ func (s *Service) FinishWebAuthnRegistration(ctx context.Context, sess *Session,
 	s.Log.Info("security key registered", "event", "factor.confirmed", "user_id", u.ID, "factor_id", f.ID, "aaguid", reg.AAGUID)
 	res := &WebAuthnEnrollment{ID: f.ID, Name: f.Name, AAGUID: reg.AAGUID}
 	if sess.State == StateEnrollment {
-		up := audit.Event{Action: "login.enrolled", Outcome: audit.OutcomeOK, SubjectID: u.ID, Data: map[string]any{"method": MethodWebAuthn}}
+		up := SessionUpgrade{Login: s.loginConfirmation(u, sess), Events: []audit.Event{{Action: "login.enrolled", Outcome: audit.OutcomeOK,
+			SubjectID: u.ID, Data: map[string]any{"method": MethodWebAuthn}}}}
 		if res.Token, res.Session, err = s.upgradeAMR(ctx, u, sess, webauthnAMR(reg.BackupEligible, reg.UserVerified), up); err != nil {
 			return nil, err
 		}
@@ -469,11 +470,11 @@ func (s *Service) FinishWebAuthnLogin(ctx context.Context, sess *Session, u *Use
 	}
 	ev := audit.Event{Action: "login.mfa", Outcome: audit.OutcomeOK, SubjectID: u.ID,
 		Data: map[string]any{"method": MethodWebAuthn, "factor_id": as.FactorID, "user_verified": as.UserVerified}}
-	token, next, err := s.upgradeAMR(ctx, u, sess, webauthnAMR(as.BackupEligible, as.UserVerified), ev)
+	up := SessionUpgrade{Login: s.loginConfirmation(u, sess), Events: []audit.Event{ev}}
+	token, next, err := s.upgradeAMR(ctx, u, sess, webauthnAMR(as.BackupEligible, as.UserVerified), up)
 	if err != nil {
 		return nil, err
 	}
-	s.confirmLoginRisk(ctx, u, sess)
 	s.Log.Info("login", "event", "login.ok", "user_id", u.ID, "method", MethodWebAuthn, "aal", 2)
 	return &LoginResult{State: LoginAuthenticated, Token: token, Session: next, User: u}, nil
 }
@@ -659,7 +660,7 @@ func (s *Service) FinishWebAuthnStepUp(ctx context.Context, sess *Session, u *Us
 	amr := webauthnAMR(as.BackupEligible, as.UserVerified)
 	out := &WebAuthnStepUp{Receipt: receipt}
 	if sess.Auth.AAL < ordergate.AAL2 {
-		token, next, err := s.upgradeAMR(ctx, u, sess, amr, ev)
+		token, next, err := s.upgradeAMR(ctx, u, sess, amr, SessionUpgrade{Events: []audit.Event{ev}})
 		if err != nil {
 			return nil, err
 		}

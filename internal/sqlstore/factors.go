@@ -80,17 +80,21 @@ func (db *DB) ConfirmFactor(ctx context.Context, id string, step int64, evs ...a
 // condition in the UPDATE makes it atomic across processes.
 func (db *DB) UseTOTPStep(ctx context.Context, id string, step int64, at time.Time) (bool, error) {
 	var ok bool
-	err := db.inTx(ctx, func(tx *Tx) error {
-		res, err := tx.exec(ctx, `UPDATE factors SET last_used_step = $1, last_used_at = $2
-			WHERE id = $3 AND confirmed = $4 AND last_used_step < $1`, step, micros(at), id, true)
-		if err != nil {
-			return err
-		}
-		n, _ := res.RowsAffected()
-		ok = n == 1
-		return nil
+	err := db.inTx(ctx, func(tx *Tx) (err error) {
+		ok, err = tx.useStep(ctx, id, step, at)
+		return err
 	})
 	return ok, err
+}
+
+func (tx *Tx) useStep(ctx context.Context, id string, step int64, at time.Time) (bool, error) {
+	res, err := tx.exec(ctx, `UPDATE factors SET last_used_step = $1, last_used_at = $2
+		WHERE id = $3 AND confirmed = $4 AND last_used_step < $1`, step, micros(at), id, true)
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }
 
 // RenameFactor sets a factor's name.

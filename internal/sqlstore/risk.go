@@ -178,16 +178,20 @@ func (db *DB) RecordRiskDecision(ctx context.Context, d *auth.RiskDecision, evs 
 // its network and device.
 func (db *DB) ConfirmLoginRisk(ctx context.Context, userID, sessionID, userAgent string, at time.Time) error {
 	return db.inTx(ctx, func(tx *Tx) error {
-		l, err := scanLogin(tx.queryRow(ctx, `SELECT `+loginColumns+` FROM login_history WHERE user_id = $1 AND session_id = $2`, userID, sessionID))
-		if err != nil {
-			return notFound(err, "login")
-		}
-		if _, err := tx.exec(ctx, `UPDATE login_history SET completed = 1 WHERE id = $1`, l.ID); err != nil {
-			return err
-		}
-		l.At = at
-		return tx.learn(ctx, l, userAgent)
+		return tx.confirmLogin(ctx, userID, sessionID, userAgent, at)
 	})
+}
+
+func (tx *Tx) confirmLogin(ctx context.Context, userID, sessionID, userAgent string, at time.Time) error {
+	l, err := scanLogin(tx.queryRow(ctx, `SELECT `+loginColumns+` FROM login_history WHERE user_id = $1 AND session_id = $2`, userID, sessionID))
+	if err != nil {
+		return notFound(err, "login")
+	}
+	if _, err := tx.exec(ctx, `UPDATE login_history SET completed = 1 WHERE id = $1`, l.ID); err != nil {
+		return err
+	}
+	l.At = at
+	return tx.learn(ctx, l, userAgent)
 }
 
 // Devices lists a user's known devices, most recently seen first.

@@ -36,17 +36,52 @@ func (db *DB) CreateSession(ctx context.Context, s *auth.Session, evs ...audit.E
 // ENOTFOUND when oldID no longer exists (it was used or revoked meanwhile).
 func (db *DB) ReplaceSession(ctx context.Context, oldID string, s *auth.Session, evs ...audit.Event) error {
 	return db.inTx(ctx, func(tx *Tx) error {
-		res, err := tx.exec(ctx, `DELETE FROM sessions WHERE id = $1`, oldID)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return ordergate.Errorf(ordergate.ENOTFOUND, "session not found")
-		}
-		if err := tx.insertSession(ctx, s); err != nil {
+		if err := tx.replaceSession(ctx, oldID, s); err != nil {
 			return err
 		}
 		return tx.appendAudit(ctx, evs...)
+	})
+}
+
+func (tx *Tx) replaceSession(ctx context.Context, oldID string, s *auth.Session) error {
+	res, err := tx.exec(ctx, `DELETE FROM sessions WHERE id = $1`, oldID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return ordergate.Errorf(ordergate.ENOTFOUND, "session not found")
+	}
+	return tx.insertSession(ctx, s)
+}
+
+// UpgradeSession writes up in one transaction: the step spent first, so
+// that a step another request spent leaves nothing written.
+func (db *DB) UpgradeSession(ctx context.Context, up auth.SessionUpgrade) error {
+	return db.inTx(ctx, func(tx *Tx) error {
+		if st := up.Step; st != nil {
+			fresh, err := tx.useStep(ctx, st.FactorID, st.Step, st.At)
+			if err != nil {
+				return err
+			}
+			if !fresh {
+				return auth.ErrStepUsed
+			}
+		}
+		if err := tx.replaceSession(ctx, up.OldID, up.Next); err != nil {
+			return err
+		}
+		if up.ThrottleKey != "" {
+			if _, err := tx.exec(ctx, `DELETE FROM throttles WHERE key = $1`, up.ThrottleKey); err != nil {
+				return err
+			}
+		}
+		if l := up.Login; l != nil {
+			err := tx.confirmLogin(ctx, l.UserID, l.SessionID, l.UserAgent, l.At)
+			if err != nil && ordergate.ErrorCode(err) != ordergate.ENOTFOUND {
+				return err
+			}
+		}
+		return tx.appendAudit(ctx, up.Events...)
 	})
 }
 

@@ -27,6 +27,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Migrate", func(t *testing.T) { testMigrate(t, open(t)) })
 	t.Run("Users", func(t *testing.T) { testUsers(t, open(t)) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open(t)) })
+	t.Run("UpgradeSession", func(t *testing.T) { testUpgradeSession(t, open(t)) })
 	t.Run("ThrottleConcurrent", func(t *testing.T) { testThrottle(t, open(t)) })
 	t.Run("AuditChain", func(t *testing.T) { testAudit(t, open(t)) })
 	t.Run("AuditTamper", func(t *testing.T) { testAuditTamper(t, open) })
