@@ -56,7 +56,6 @@ package amazon
 
 import (
 	"cmp"
-	"encoding/json"
 	"strconv"
 	"strings"
 
@@ -64,90 +63,6 @@ import (
 	"github.com/ordergate/ordergate/internal/intake/channeljson"
 	"github.com/ordergate/ordergate/internal/order"
 )
-
-// body is the intake envelope; Payload catches a bare SP-API response
-// sent without it.
-type body struct {
-	Order   json.RawMessage `json:"order"`
-	Items   json.RawMessage `json:"items"`
-	Payload json.RawMessage `json:"payload"`
-}
-
-// orderDoc is a getOrder response, its payload, or a bare Order.
-type orderDoc struct {
-	Payload *amzOrder `json:"payload"`
-	amzOrder
-}
-
-type amzOrder struct {
-	AmazonOrderID   string          `json:"AmazonOrderId"`
-	SellerOrderID   string          `json:"SellerOrderId"`
-	PurchaseDate    string          `json:"PurchaseDate"`
-	LastUpdateDate  string          `json:"LastUpdateDate"`
-	OrderStatus     string          `json:"OrderStatus"`
-	OrderTotal      *money          `json:"OrderTotal"`
-	ShippingAddress *address        `json:"ShippingAddress"`
-	BillingAddress  *address        `json:"BillingAddress"`
-	BuyerInfo       *buyerInfo      `json:"BuyerInfo"`
-	Orders          json.RawMessage `json:"Orders"`
-}
-
-type buyerInfo struct {
-	BuyerEmail          string `json:"BuyerEmail"`
-	BuyerName           string `json:"BuyerName"`
-	PurchaseOrderNumber string `json:"PurchaseOrderNumber"`
-}
-
-type address struct {
-	Name          string `json:"Name"`
-	CompanyName   string `json:"CompanyName"`
-	AddressLine1  string `json:"AddressLine1"`
-	AddressLine2  string `json:"AddressLine2"`
-	AddressLine3  string `json:"AddressLine3"`
-	City          string `json:"City"`
-	StateOrRegion string `json:"StateOrRegion"`
-	PostalCode    string `json:"PostalCode"`
-	CountryCode   string `json:"CountryCode"`
-	Phone         string `json:"Phone"`
-}
-
-type money struct {
-	CurrencyCode string             `json:"CurrencyCode"`
-	Amount       channeljson.Number `json:"Amount"`
-}
-
-// itemsDoc is a getOrderItems response or its payload.
-type itemsDoc struct {
-	Payload *itemsPayload `json:"payload"`
-	itemsPayload
-}
-
-type itemsPayload struct {
-	AmazonOrderID string `json:"AmazonOrderId"`
-	NextToken     string `json:"NextToken"`
-	OrderItems    []item `json:"OrderItems"`
-}
-
-type item struct {
-	ASIN              string             `json:"ASIN"`
-	SellerSKU         string             `json:"SellerSKU"`
-	Title             string             `json:"Title"`
-	QuantityOrdered   channeljson.Number `json:"QuantityOrdered"`
-	ItemPrice         *money             `json:"ItemPrice"`
-	ItemTax           *money             `json:"ItemTax"`
-	PromotionDiscount *money             `json:"PromotionDiscount"`
-	ShippingPrice     *money             `json:"ShippingPrice"`
-	ShippingTax       *money             `json:"ShippingTax"`
-	ShippingDiscount  *money             `json:"ShippingDiscount"`
-	CODFee            *money             `json:"CODFee"`
-	CODFeeDiscount    *money             `json:"CODFeeDiscount"`
-	BuyerInfo         *itemBuyer         `json:"BuyerInfo"`
-}
-
-type itemBuyer struct {
-	GiftWrapPrice *money `json:"GiftWrapPrice"`
-	GiftWrapTax   *money `json:"GiftWrapTax"`
-}
 
 // Parse converts an intake body {"order": …, "items": …} into one
 // canonical order with Channel set to order.ChannelAmazon, Status and
@@ -163,173 +78,161 @@ func Parse(data []byte) ([]order.Order, error) {
 	case 0:
 		return nil, &ordergate.Error{Code: ordergate.EINVALID, Message: "empty body: want {\"order\": …, \"items\": …}"}
 	default:
-		if err := channeljson.Unmarshal(data, new(json.RawMessage)); err != nil {
-			return nil, channeljson.DecodeError(data, "", err)
+		if err := channeljson.Valid(data); err != nil {
+			return nil, err
 		}
 		return nil, &ordergate.Error{Code: ordergate.EUNPROCESSABLE, Message: "want {\"order\": …, \"items\": …}",
 			Fields: map[string]string{"$": "must be an object"}}
 	}
-	var b body
-	if err := channeljson.Unmarshal(data, &b); err != nil {
-		return nil, channeljson.DecodeError(data, "", err)
-	}
 	var fe channeljson.FieldErrors
-	if !isNull(b.Payload) {
-		fe.Add("order", "required: this looks like a bare SP-API response; send {\"order\": getOrder response, \"items\": getOrderItems response}")
-		return nil, fe.Err()
-	}
-	if isNull(b.Order) {
-		fe.Add("order", "required")
-	}
-	if isNull(b.Items) {
-		fe.Add("items", "required")
-	}
-	if err := fe.Err(); err != nil {
+	var o order.Order
+	err := channeljson.Read(data, &fe, func(top channeljson.Value) {
+		b := top.Object()
+		if b.Has("payload") {
+			fe.Add("order", "required: this looks like a bare SP-API response; send {\"order\": getOrder response, \"items\": getOrderItems response}")
+			return
+		}
+		orderDoc, itemsDoc := b.Value("order"), b.Value("items")
+		if orderDoc.IsNull() {
+			fe.Add("order", "required")
+		}
+		if itemsDoc.IsNull() {
+			fe.Add("items", "required")
+		}
+		if orderDoc.IsNull() || itemsDoc.IsNull() {
+			return
+		}
+		if orderDoc.Kind() != "object" {
+			fe.Add("order", "must be an object")
+			return
+		}
+		src := orderDoc.Object()
+		if p := src.Object("payload"); p.Present() {
+			src = p
+		}
+		if src.Has("Orders") {
+			fe.Add(src.Path("Orders"), "a getOrders list is not accepted: send one order with its items")
+			return
+		}
+
+		var items []channeljson.Object
+		itemsIn := b // the object whose member holds the item list
+		itemsKey := "items"
+		switch itemsDoc.Kind() {
+		case "array":
+			items = itemsDoc.Objects()
+		case "object":
+			p := itemsDoc.Object()
+			if pp := p.Object("payload"); pp.Present() {
+				p = pp
+			}
+			if p.String("NextToken") != "" {
+				fe.Add(p.Path("NextToken"), "the item list has more pages: join every page of getOrderItems into one list")
+			}
+			id, orderID := p.String("AmazonOrderId"), src.String("AmazonOrderId")
+			if id != "" && orderID != "" && id != orderID {
+				fe.Add(p.Path("AmazonOrderId"), "items of order "+channeljson.Quote(id)+", not of "+channeljson.Quote(orderID))
+			}
+			items, itemsIn, itemsKey = p.Objects("OrderItems"), p, "OrderItems"
+		default:
+			fe.Add("items", "must be an object or an array")
+			return
+		}
+		o = convert(src, items, itemsIn, itemsKey, &fe)
+	})
+	if err != nil {
 		return nil, err
 	}
-
-	var od orderDoc
-	if channeljson.FirstByte(b.Order) != '{' {
-		fe.Add("order", "must be an object")
-		return nil, fe.Err()
-	}
-	if err := channeljson.Unmarshal(b.Order, &od); err != nil {
-		return nil, channeljson.DecodeError(b.Order, "order", err)
-	}
-	src, orderPath := &od.amzOrder, "order"
-	if od.Payload != nil {
-		src, orderPath = od.Payload, "order.payload"
-	}
-	if !isNull(src.Orders) {
-		fe.Add(orderPath+".Orders", "a getOrders list is not accepted: send one order with its items")
-		return nil, fe.Err()
-	}
-
-	var items []item
-	itemsPath := "items"
-	switch channeljson.FirstByte(b.Items) {
-	case '[':
-		if err := channeljson.Unmarshal(b.Items, &items); err != nil {
-			return nil, channeljson.DecodeError(b.Items, "items", err)
-		}
-	case '{':
-		var id itemsDoc
-		if err := channeljson.Unmarshal(b.Items, &id); err != nil {
-			return nil, channeljson.DecodeError(b.Items, "items", err)
-		}
-		p := &id.itemsPayload
-		if id.Payload != nil {
-			p, itemsPath = id.Payload, "items.payload"
-		}
-		if p.NextToken != "" {
-			fe.Add(itemsPath+".NextToken", "the item list has more pages: join every page of getOrderItems into one list")
-		}
-		if p.AmazonOrderID != "" && src.AmazonOrderID != "" && p.AmazonOrderID != src.AmazonOrderID {
-			fe.Add(itemsPath+".AmazonOrderId", "items of order "+channeljson.Quote(p.AmazonOrderID)+", not of "+channeljson.Quote(src.AmazonOrderID))
-		}
-		items = p.OrderItems
-		itemsPath += ".OrderItems"
-	default:
-		fe.Add("items", "must be an object or an array")
-		return nil, fe.Err()
-	}
-
-	o := convert(src, orderPath, items, itemsPath, &fe)
 	if err := fe.Err(); err != nil {
 		return nil, err
 	}
 	return []order.Order{o}, nil
 }
 
-// isNull reports whether raw is absent or JSON null.
-func isNull(raw json.RawMessage) bool {
-	return raw == nil || string(raw) == "null"
-}
-
-// convert maps an order at orderPath and its items at itemsPath to a
-// canonical order, recording problems in fe.
-func convert(a *amzOrder, orderPath string, items []item, itemsPath string, fe *channeljson.FieldErrors) order.Order {
-	at := func(field string) string { return orderPath + "." + field }
+// convert maps an order a and its items, the member itemsKey of itemsIn,
+// to a canonical order, recording problems in fe.
+func convert(a channeljson.Object, items []channeljson.Object, itemsIn channeljson.Object, itemsKey string, fe *channeljson.FieldErrors) order.Order {
 	o := order.Order{
 		Channel:    order.ChannelAmazon,
-		ExternalID: a.AmazonOrderID,
-		Number:     cmp.Or(a.SellerOrderID, a.AmazonOrderID),
+		ExternalID: a.String("AmazonOrderId"),
 		Lines:      make([]order.Line, len(items)),
 		Warnings:   make([]order.Warning, 0),
 	}
+	o.Number = cmp.Or(a.String("SellerOrderId"), o.ExternalID)
 	if o.ExternalID == "" {
-		fe.Add(at("AmazonOrderId"), "required")
+		fe.Add(a.Path("AmazonOrderId"), "required")
 	}
 	warn := func(code, msg string) { o.Warnings = append(o.Warnings, order.Warning{Code: code, Message: msg}) }
 
 	// The order's currency: OrderTotal's, else the first item price's.
-	switch {
-	case a.OrderTotal != nil:
-		o.Currency = a.OrderTotal.CurrencyCode
-		if !fe.Currency(o.Currency, at("OrderTotal.CurrencyCode")) {
-			return o
-		}
-	default:
-		for i := range items {
-			if m := items[i].ItemPrice; m != nil {
-				o.Currency = m.CurrencyCode
-				if !fe.Currency(o.Currency, itemsPath+"["+strconv.Itoa(i)+"].ItemPrice.CurrencyCode") {
-					return o
-				}
+	// Without a known one every amount reads as zero, but the rest is
+	// still read, so that values of the wrong kind are found.
+	orderTotal := a.Object("OrderTotal")
+	currencyAt := orderTotal
+	if !orderTotal.Present() {
+		for _, it := range items {
+			if currencyAt = it.Object("ItemPrice"); currencyAt.Present() {
 				break
 			}
 		}
-		if o.Currency == "" {
-			fe.Add(at("OrderTotal"), "required: neither the order nor its items state a currency")
-			return o
-		}
+	}
+	var known bool
+	if currencyAt.Present() {
+		o.Currency = currencyAt.String("CurrencyCode")
+		known = fe.Currency(o.Currency, currencyAt.Path("CurrencyCode"))
+	} else {
+		fe.Add(a.Path("OrderTotal"), "required: neither the order nor its items state a currency")
 	}
 	cur := o.Currency
-	amount := func(m *money, path string) int64 {
-		if m == nil {
+	// amount returns the Money at member key of in, which must be in the
+	// order's currency.
+	amount := func(in channeljson.Object, key string) int64 {
+		m := in.Object(key)
+		if !m.Present() {
 			return 0
 		}
-		switch m.CurrencyCode {
-		case cur:
-		case "":
-			fe.Add(path+".CurrencyCode", "required")
+		switch code := m.String("CurrencyCode"); {
+		case !known:
+			return 0
+		case code == cur:
+		case code == "":
+			fe.Add(m.Path("CurrencyCode"), "required")
 			return 0
 		default:
-			fe.Add(path+".CurrencyCode", "must be "+cur+", the order's currency, not "+channeljson.Quote(m.CurrencyCode))
+			fe.Add(m.Path("CurrencyCode"), "must be "+cur+", the order's currency, not "+channeljson.Quote(code))
 			return 0
 		}
-		return fe.Amount(m.Amount, cur, path+".Amount")
+		return m.Amount("Amount", cur)
 	}
 
-	o.PaymentStatus, o.FulfillmentStatus = statuses(a.OrderStatus)
-	o.PlacedAt = fe.Time(a.PurchaseDate, "", at("PurchaseDate"))
-	o.UpdatedAt = fe.Time(a.LastUpdateDate, "", at("LastUpdateDate"))
-	if bi := a.BuyerInfo; bi != nil {
-		o.Customer.Name, o.Customer.Email = bi.BuyerName, bi.BuyerEmail
-		o.Terms.PONumber = bi.PurchaseOrderNumber
+	status := a.String("OrderStatus")
+	o.PaymentStatus, o.FulfillmentStatus = statuses(status)
+	o.PlacedAt = a.Time("PurchaseDate", "")
+	o.UpdatedAt = a.Time("LastUpdateDate", "")
+	if bi := a.Object("BuyerInfo"); bi.Present() {
+		o.Customer.Name, o.Customer.Email = bi.String("BuyerName"), bi.String("BuyerEmail")
+		o.Terms.PONumber = bi.String("PurchaseOrderNumber")
 	}
-	if ad := a.ShippingAddress; ad != nil {
-		o.ShippingAddress = ad.canonical()
-		o.Customer.Phone = ad.Phone
+	if ad := a.Object("ShippingAddress"); ad.Present() {
+		o.ShippingAddress = canonical(ad)
+		o.Customer.Phone = ad.String("Phone")
 	}
-	if ad := a.BillingAddress; ad != nil {
-		o.BillingAddress = ad.canonical()
-		o.Customer.Phone = cmp.Or(o.Customer.Phone, ad.Phone)
+	if ad := a.Object("BillingAddress"); ad.Present() {
+		o.BillingAddress = canonical(ad)
+		o.Customer.Phone = cmp.Or(o.Customer.Phone, ad.String("Phone"))
 	}
 
 	var fees int64
-	sum := func(total *int64, v int64, path string) { *total = fe.Plus(*total, v, path) }
-	for i := range items {
-		it := &items[i]
-		ip := itemsPath + "[" + strconv.Itoa(i) + "]"
-		price := amount(it.ItemPrice, ip+".ItemPrice")
+	for i, it := range items {
+		price := amount(it, "ItemPrice")
 		l := order.Line{
-			SKU:      it.SellerSKU,
-			Title:    it.Title,
-			Quantity: fe.Integer(it.QuantityOrdered, ip+".QuantityOrdered"),
-			Discount: amount(it.PromotionDiscount, ip+".PromotionDiscount"),
-			Tax:      amount(it.ItemTax, ip+".ItemTax"),
+			SKU:      it.String("SellerSKU"),
+			Title:    it.String("Title"),
+			Quantity: it.Integer("QuantityOrdered"),
+			Discount: amount(it, "PromotionDiscount"),
+			Tax:      amount(it, "ItemTax"),
 		}
+		ip := itemsIn.Path(itemsKey) + "[" + strconv.Itoa(i) + "]"
 		switch {
 		case l.Quantity > 0:
 			l.UnitPrice = price / l.Quantity
@@ -340,35 +243,35 @@ func convert(a *amzOrder, orderPath string, items []item, itemsPath string, fe *
 		default:
 			l.UnitPrice = price
 		}
-		l.Total = fe.Plus(fe.Minus(price, l.Discount, ip+".PromotionDiscount"), l.Tax, ip+".ItemTax")
+		l.Total = it.Plus(it.Minus(price, l.Discount, "PromotionDiscount"), l.Tax, "ItemTax")
 		if l.SKU == "" {
-			warn("line.sku_missing", ip+" has no SellerSKU; its ASIN is "+channeljson.Quote(it.ASIN))
+			warn("line.sku_missing", ip+" has no SellerSKU; its ASIN is "+channeljson.Quote(it.String("ASIN")))
 		}
 		o.Lines[i] = l
 
-		sum(&o.Subtotal, price, ip+".ItemPrice")
-		sum(&o.DiscountTotal, l.Discount, ip+".PromotionDiscount")
-		sum(&o.DiscountTotal, amount(it.ShippingDiscount, ip+".ShippingDiscount"), ip+".ShippingDiscount")
-		sum(&o.DiscountTotal, amount(it.CODFeeDiscount, ip+".CODFeeDiscount"), ip+".CODFeeDiscount")
-		sum(&o.TaxTotal, l.Tax, ip+".ItemTax")
-		sum(&o.TaxTotal, amount(it.ShippingTax, ip+".ShippingTax"), ip+".ShippingTax")
-		sum(&o.ShippingTotal, amount(it.ShippingPrice, ip+".ShippingPrice"), ip+".ShippingPrice")
-		sum(&fees, amount(it.CODFee, ip+".CODFee"), ip+".CODFee")
-		if bi := it.BuyerInfo; bi != nil {
-			sum(&fees, amount(bi.GiftWrapPrice, ip+".BuyerInfo.GiftWrapPrice"), ip+".BuyerInfo.GiftWrapPrice")
-			sum(&o.TaxTotal, amount(bi.GiftWrapTax, ip+".BuyerInfo.GiftWrapTax"), ip+".BuyerInfo.GiftWrapTax")
+		o.Subtotal = it.Plus(o.Subtotal, price, "ItemPrice")
+		o.DiscountTotal = it.Plus(o.DiscountTotal, l.Discount, "PromotionDiscount")
+		o.DiscountTotal = it.Plus(o.DiscountTotal, amount(it, "ShippingDiscount"), "ShippingDiscount")
+		o.DiscountTotal = it.Plus(o.DiscountTotal, amount(it, "CODFeeDiscount"), "CODFeeDiscount")
+		o.TaxTotal = it.Plus(o.TaxTotal, l.Tax, "ItemTax")
+		o.TaxTotal = it.Plus(o.TaxTotal, amount(it, "ShippingTax"), "ShippingTax")
+		o.ShippingTotal = it.Plus(o.ShippingTotal, amount(it, "ShippingPrice"), "ShippingPrice")
+		fees = it.Plus(fees, amount(it, "CODFee"), "CODFee")
+		if bi := it.Object("BuyerInfo"); bi.Present() {
+			fees = bi.Plus(fees, amount(bi, "GiftWrapPrice"), "GiftWrapPrice")
+			o.TaxTotal = bi.Plus(o.TaxTotal, amount(bi, "GiftWrapTax"), "GiftWrapTax")
 		}
 	}
 	if fees != 0 {
-		sum(&o.ShippingTotal, fees, itemsPath)
+		o.ShippingTotal = itemsIn.Plus(o.ShippingTotal, fees, itemsKey)
 		warn("totals.fees_in_shipping", "gift wrap and COD fees adding up to "+order.FormatAmount(fees, cur)+" are counted in the shipping total")
 	}
-	if a.OrderTotal != nil {
-		o.Total = amount(a.OrderTotal, at("OrderTotal"))
+	if orderTotal.Present() {
+		o.Total = amount(a, "OrderTotal")
 	} else {
-		tp := at("OrderTotal")
-		o.Total = fe.Plus(fe.Plus(fe.Minus(o.Subtotal, o.DiscountTotal, tp), o.ShippingTotal, tp), o.TaxTotal, tp)
-		warn("totals.not_stated", "the order has no OrderTotal (status "+channeljson.Quote(a.OrderStatus)+"); the total is computed from the items")
+		const tp = "OrderTotal"
+		o.Total = a.Plus(a.Plus(a.Minus(o.Subtotal, o.DiscountTotal, tp), o.ShippingTotal, tp), o.TaxTotal, tp)
+		warn("totals.not_stated", "the order has no OrderTotal (status "+channeljson.Quote(status)+"); the total is computed from the items")
 	}
 	return o
 }
@@ -393,19 +296,19 @@ func statuses(status string) (payment, fulfillment string) {
 }
 
 // canonical maps an SP-API address; AddressLine3 is joined to Line2.
-func (a *address) canonical() order.Address {
-	line2 := a.AddressLine2
-	if a.AddressLine3 != "" {
-		line2 = strings.TrimPrefix(line2+", "+a.AddressLine3, ", ")
+func canonical(a channeljson.Object) order.Address {
+	line2 := a.String("AddressLine2")
+	if line3 := a.String("AddressLine3"); line3 != "" {
+		line2 = strings.TrimPrefix(line2+", "+line3, ", ")
 	}
 	return order.Address{
-		Name:       a.Name,
-		Company:    a.CompanyName,
-		Line1:      a.AddressLine1,
+		Name:       a.String("Name"),
+		Company:    a.String("CompanyName"),
+		Line1:      a.String("AddressLine1"),
 		Line2:      line2,
-		City:       a.City,
-		Region:     a.StateOrRegion,
-		PostalCode: a.PostalCode,
-		Country:    a.CountryCode,
+		City:       a.String("City"),
+		Region:     a.String("StateOrRegion"),
+		PostalCode: a.String("PostalCode"),
+		Country:    a.String("CountryCode"),
 	}
 }

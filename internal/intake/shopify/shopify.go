@@ -41,7 +41,6 @@ package shopify
 
 import (
 	"cmp"
-	"encoding/json"
 	"strconv"
 	"strings"
 
@@ -50,123 +49,40 @@ import (
 	"github.com/ordergate/ordergate/internal/order"
 )
 
-// body is every accepted top-level shape at once; the embedded order holds
-// the fields of a bare order object.
-type body struct {
-	Order  *shopifyOrder  `json:"order"`
-	Orders []shopifyOrder `json:"orders"`
-	shopifyOrder
-}
-
-type shopifyOrder struct {
-	ID                  channeljson.Number `json:"id"`
-	Name                string             `json:"name"`
-	Email               string             `json:"email"`
-	ContactEmail        string             `json:"contact_email"`
-	Phone               string             `json:"phone"`
-	Currency            string             `json:"currency"`
-	CreatedAt           string             `json:"created_at"`
-	ProcessedAt         string             `json:"processed_at"`
-	UpdatedAt           string             `json:"updated_at"`
-	FinancialStatus     string             `json:"financial_status"`
-	FulfillmentStatus   string             `json:"fulfillment_status"`
-	TaxesIncluded       bool               `json:"taxes_included"`
-	Test                bool               `json:"test"`
-	SubtotalPrice       channeljson.Number `json:"subtotal_price"`
-	TotalLineItemsPrice channeljson.Number `json:"total_line_items_price"`
-	TotalDiscounts      channeljson.Number `json:"total_discounts"`
-	TotalTax            channeljson.Number `json:"total_tax"`
-	TotalPrice          channeljson.Number `json:"total_price"`
-	DiscountCodes       []discountCode     `json:"discount_codes"`
-	TaxLines            []taxLine          `json:"tax_lines"`
-	ShippingLines       []shippingLine     `json:"shipping_lines"`
-	LineItems           []lineItem         `json:"line_items"`
-	BillingAddress      *address           `json:"billing_address"`
-	ShippingAddress     *address           `json:"shipping_address"`
-	Customer            *customer          `json:"customer"`
-}
-
-type discountCode struct {
-	Code   string             `json:"code"`
-	Amount channeljson.Number `json:"amount"`
-}
-
-type taxLine struct {
-	Price channeljson.Number `json:"price"`
-}
-
-type shippingLine struct {
-	Price channeljson.Number `json:"price"`
-}
-
-type lineItem struct {
-	SKU                 string             `json:"sku"`
-	Name                string             `json:"name"`
-	Title               string             `json:"title"`
-	VariantID           channeljson.Number `json:"variant_id"`
-	Quantity            channeljson.Number `json:"quantity"`
-	Price               channeljson.Number `json:"price"`
-	TotalDiscount       channeljson.Number `json:"total_discount"`
-	DiscountAllocations []allocation       `json:"discount_allocations"`
-	TaxLines            []taxLine          `json:"tax_lines"`
-}
-
-type allocation struct {
-	Amount channeljson.Number `json:"amount"`
-}
-
-type address struct {
-	Name         string `json:"name"`
-	FirstName    string `json:"first_name"`
-	LastName     string `json:"last_name"`
-	Company      string `json:"company"`
-	Address1     string `json:"address1"`
-	Address2     string `json:"address2"`
-	City         string `json:"city"`
-	Province     string `json:"province"`
-	ProvinceCode string `json:"province_code"`
-	Zip          string `json:"zip"`
-	CountryCode  string `json:"country_code"`
-	Phone        string `json:"phone"`
-}
-
-type customer struct {
-	FirstName string `json:"first_name"`
-	LastName  string `json:"last_name"`
-	Email     string `json:"email"`
-	Phone     string `json:"phone"`
-}
-
 // Parse converts a Shopify order body into canonical orders with Channel
 // set to order.ChannelShopify, Status and Source left empty, times in UTC,
-// and Lines and Warnings never nil. Malformed JSON gives an EINVALID *ordergate.Error with the byte
-// offset; a value of the wrong type, a missing id or currency, or an amount
-// that is not exact in the currency's minor units gives EUNPROCESSABLE
-// with Fields naming each JSON path at fault. A body with no order is
-// EUNPROCESSABLE too. Parse never panics.
+// and Lines and Warnings never nil. Malformed JSON gives an EINVALID
+// *ordergate.Error with the byte offset; a value of the wrong type, a
+// missing id or currency, or an amount that is not exact in the currency's
+// minor units gives EUNPROCESSABLE with Fields naming each JSON path at
+// fault. A body with no order is EUNPROCESSABLE too. Parse never panics.
 func Parse(data []byte) ([]order.Order, error) {
 	if c := channeljson.FirstByte(data); c != '{' {
 		return nil, notObject(data, c)
 	}
-	var b body
-	if err := channeljson.Unmarshal(data, &b); err != nil {
-		return nil, channeljson.DecodeError(data, "", err)
-	}
 	var fe channeljson.FieldErrors
 	var out []order.Order
-	switch {
-	case b.Order != nil:
-		out = []order.Order{convert(b.Order, "order", &fe)}
-	case b.Orders != nil:
-		if len(b.Orders) == 0 {
+	err := channeljson.Read(data, &fe, func(top channeljson.Value) {
+		b := top.Object()
+		if s := b.Object("order"); s.Present() {
+			out = []order.Order{convert(s, &fe)}
+			return
+		}
+		list := b.Objects("orders")
+		if list == nil {
+			out = []order.Order{convert(b, &fe)} // a bare order
+			return
+		}
+		if len(list) == 0 {
 			fe.Add("orders", "holds no order")
 		}
-		out = make([]order.Order, len(b.Orders))
-		for i := range b.Orders {
-			out[i] = convert(&b.Orders[i], "orders["+strconv.Itoa(i)+"]", &fe)
+		out = make([]order.Order, len(list))
+		for i, s := range list {
+			out[i] = convert(s, &fe)
 		}
-	default:
-		out = []order.Order{convert(&b.shopifyOrder, "", &fe)}
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := fe.Err(); err != nil {
 		return nil, err
@@ -179,90 +95,83 @@ func notObject(data []byte, c byte) error {
 	if c == 0 {
 		return &ordergate.Error{Code: ordergate.EINVALID, Message: "empty body: want a Shopify order object"}
 	}
-	if err := channeljson.Unmarshal(data, new(json.RawMessage)); err != nil {
-		return channeljson.DecodeError(data, "", err)
+	if err := channeljson.Valid(data); err != nil {
+		return err
 	}
 	return &ordergate.Error{Code: ordergate.EUNPROCESSABLE, Message: "want a Shopify order object, {\"order\": …} or {\"orders\": […]}", Fields: map[string]string{"$": "must be an object"}}
 }
 
-// convert maps one Shopify order found at path (empty for a bare order)
-// to a canonical order, recording problems in fe.
-func convert(s *shopifyOrder, path string, fe *channeljson.FieldErrors) order.Order {
-	at := func(field string) string { return channeljson.JoinPath(path, field) }
+// convert maps one Shopify order s to a canonical order, recording
+// problems in fe.
+func convert(s channeljson.Object, fe *channeljson.FieldErrors) order.Order {
+	lineItems := s.Objects("line_items")
 	o := order.Order{
 		Channel:           order.ChannelShopify,
-		Lines:             make([]order.Line, len(s.LineItems)),
+		Lines:             make([]order.Line, len(lineItems)),
 		Warnings:          make([]order.Warning, 0),
-		ExternalID:        fe.ID(s.ID, at("id")),
-		Number:            s.Name,
-		Currency:          s.Currency,
-		PaymentStatus:     s.FinancialStatus,
-		FulfillmentStatus: s.FulfillmentStatus,
+		ExternalID:        s.RequiredID("id"),
+		Number:            s.String("name"),
+		Currency:          s.String("currency"),
+		PaymentStatus:     s.String("financial_status"),
+		FulfillmentStatus: s.String("fulfillment_status"),
 	}
-	if o.ExternalID == "" && s.ID.Kind == "" {
-		fe.Add(at("id"), "required")
-	}
-	if !fe.Currency(s.Currency, at("currency")) {
-		return o
-	}
+	// With an unknown currency every amount reads as zero, but the rest is
+	// still read, so that values of the wrong kind are found.
+	fe.Currency(o.Currency, s.Path("currency"))
 	if o.FulfillmentStatus == "" {
 		o.FulfillmentStatus = "unfulfilled"
 	}
-	cur := s.Currency
+	cur := o.Currency
 
-	placed, placedField := s.CreatedAt, "created_at"
-	if placed == "" {
-		placed, placedField = s.ProcessedAt, "processed_at"
+	placed := "created_at"
+	if s.String(placed) == "" {
+		placed = "processed_at"
 	}
-	o.PlacedAt = fe.Time(placed, "", at(placedField))
-	o.UpdatedAt = fe.Time(s.UpdatedAt, "", at("updated_at"))
+	o.PlacedAt = s.Time(placed, "")
+	o.UpdatedAt = s.Time("updated_at", "")
 
-	o.Customer.Email = cmp.Or(s.Email, s.ContactEmail)
-	o.Customer.Phone = s.Phone
-	if c := s.Customer; c != nil {
-		o.Customer.Name = joinName(c.FirstName, c.LastName)
-		o.Customer.Email = cmp.Or(o.Customer.Email, c.Email)
-		o.Customer.Phone = cmp.Or(o.Customer.Phone, c.Phone)
+	o.Customer.Email = cmp.Or(s.String("email"), s.String("contact_email"))
+	o.Customer.Phone = s.String("phone")
+	if c := s.Object("customer"); c.Present() {
+		o.Customer.Name = joinName(c.String("first_name"), c.String("last_name"))
+		o.Customer.Email = cmp.Or(o.Customer.Email, c.String("email"))
+		o.Customer.Phone = cmp.Or(o.Customer.Phone, c.String("phone"))
 	}
-	if a := s.BillingAddress; a != nil {
-		o.BillingAddress = a.canonical()
+	if a := s.Object("billing_address"); a.Present() {
+		o.BillingAddress = canonical(a)
 		o.Customer.Name = cmp.Or(o.Customer.Name, o.BillingAddress.Name)
-		o.Customer.Phone = cmp.Or(o.Customer.Phone, a.Phone)
+		o.Customer.Phone = cmp.Or(o.Customer.Phone, a.String("phone"))
 	}
-	if a := s.ShippingAddress; a != nil {
-		o.ShippingAddress = a.canonical()
+	if a := s.Object("shipping_address"); a.Present() {
+		o.ShippingAddress = canonical(a)
 	}
 
 	var subtotal, lineDiscounts, lineTaxes int64
-	for i := range s.LineItems {
-		li := &s.LineItems[i]
-		lp := at("line_items[" + strconv.Itoa(i) + "]")
+	for i, li := range lineItems {
 		l := order.Line{
-			SKU:       li.SKU,
-			Title:     cmp.Or(li.Name, li.Title),
-			Quantity:  fe.Integer(li.Quantity, lp+".quantity"),
-			UnitPrice: fe.Amount(li.Price, cur, lp+".price"),
+			SKU:       li.String("sku"),
+			Title:     cmp.Or(li.String("name"), li.String("title")),
+			Quantity:  li.Integer("quantity"),
+			UnitPrice: li.Amount("price", cur),
 		}
-		if li.DiscountAllocations != nil {
-			for j := range li.DiscountAllocations {
-				p := lp + ".discount_allocations[" + strconv.Itoa(j) + "].amount"
-				l.Discount = fe.Plus(l.Discount, fe.Amount(li.DiscountAllocations[j].Amount, cur, p), p)
+		if allocations := li.Objects("discount_allocations"); allocations != nil {
+			for _, a := range allocations {
+				l.Discount = a.Plus(l.Discount, a.Amount("amount", cur), "amount")
 			}
 		} else {
-			l.Discount = fe.Amount(li.TotalDiscount, cur, lp+".total_discount")
+			l.Discount = li.Amount("total_discount", cur)
 		}
-		for j := range li.TaxLines {
-			p := lp + ".tax_lines[" + strconv.Itoa(j) + "].price"
-			l.Tax = fe.Plus(l.Tax, fe.Amount(li.TaxLines[j].Price, cur, p), p)
+		for _, t := range li.Objects("tax_lines") {
+			l.Tax = t.Plus(l.Tax, t.Amount("price", cur), "price")
 		}
-		gross := fe.Times(l.Quantity, l.UnitPrice, lp+".price")
-		l.Total = fe.Plus(fe.Minus(gross, l.Discount, lp+".total_discount"), l.Tax, lp+".tax_lines")
-		subtotal = fe.Plus(subtotal, gross, lp+".price")
-		lineDiscounts = fe.Plus(lineDiscounts, l.Discount, lp+".total_discount")
-		lineTaxes = fe.Plus(lineTaxes, l.Tax, lp+".tax_lines")
+		gross := li.Times(l.Quantity, l.UnitPrice, "price")
+		l.Total = li.Plus(li.Minus(gross, l.Discount, "total_discount"), l.Tax, "tax_lines")
+		subtotal = li.Plus(subtotal, gross, "price")
+		lineDiscounts = li.Plus(lineDiscounts, l.Discount, "total_discount")
+		lineTaxes = li.Plus(lineTaxes, l.Tax, "tax_lines")
 		if l.SKU == "" {
 			msg := "line_items[" + strconv.Itoa(i) + "] has no sku"
-			if v := li.VariantID.Text; v != "" {
+			if v := li.Number("variant_id").Text; v != "" {
 				msg += "; its variant_id is " + v
 			}
 			o.Warnings = append(o.Warnings, order.Warning{Code: "line.sku_missing", Message: msg})
@@ -270,61 +179,60 @@ func convert(s *shopifyOrder, path string, fe *channeljson.FieldErrors) order.Or
 		o.Lines[i] = l
 	}
 
-	for i := range s.ShippingLines {
-		p := at("shipping_lines[" + strconv.Itoa(i) + "].price")
-		o.ShippingTotal = fe.Plus(o.ShippingTotal, fe.Amount(s.ShippingLines[i].Price, cur, p), p)
+	for _, sl := range s.Objects("shipping_lines") {
+		o.ShippingTotal = sl.Plus(o.ShippingTotal, sl.Amount("price", cur), "price")
 	}
-	o.Subtotal = fe.Stated(s.TotalLineItemsPrice, cur, at("total_line_items_price"), subtotal)
-	o.DiscountTotal = fe.Stated(s.TotalDiscounts, cur, at("total_discounts"), lineDiscounts)
-	o.TaxTotal = fe.Stated(s.TotalTax, cur, at("total_tax"), lineTaxes)
-	tp := at("total_price")
-	o.Total = fe.Stated(s.TotalPrice, cur, tp, fe.Plus(fe.Plus(fe.Minus(o.Subtotal, o.DiscountTotal, tp), o.ShippingTotal, tp), o.TaxTotal, tp))
+	o.Subtotal = s.Stated("total_line_items_price", cur, subtotal)
+	o.DiscountTotal = s.Stated("total_discounts", cur, lineDiscounts)
+	o.TaxTotal = s.Stated("total_tax", cur, lineTaxes)
+	const tp = "total_price"
+	o.Total = s.Stated(tp, cur, s.Plus(s.Plus(s.Minus(o.Subtotal, o.DiscountTotal, tp), o.ShippingTotal, tp), o.TaxTotal, tp))
 
 	var codes, orderTaxes int64
-	for i := range s.DiscountCodes {
-		p := at("discount_codes[" + strconv.Itoa(i) + "].amount")
-		codes = fe.Plus(codes, fe.Amount(s.DiscountCodes[i].Amount, cur, p), p)
+	discountCodes := s.Objects("discount_codes")
+	for _, dc := range discountCodes {
+		codes = dc.Plus(codes, dc.Amount("amount", cur), "amount")
 	}
-	if len(s.DiscountCodes) > 0 && codes != o.DiscountTotal {
+	if len(discountCodes) > 0 && codes != o.DiscountTotal {
 		o.Warnings = append(o.Warnings, order.Warning{Code: "totals.discount_codes_mismatch",
 			Message: "discount codes add up to " + order.FormatAmount(codes, cur) + " but total_discounts is " + order.FormatAmount(o.DiscountTotal, cur)})
 	}
-	for i := range s.TaxLines {
-		p := at("tax_lines[" + strconv.Itoa(i) + "].price")
-		orderTaxes = fe.Plus(orderTaxes, fe.Amount(s.TaxLines[i].Price, cur, p), p)
+	taxLines := s.Objects("tax_lines")
+	for _, t := range taxLines {
+		orderTaxes = t.Plus(orderTaxes, t.Amount("price", cur), "price")
 	}
-	if len(s.TaxLines) > 0 && orderTaxes != o.TaxTotal {
+	if len(taxLines) > 0 && orderTaxes != o.TaxTotal {
 		o.Warnings = append(o.Warnings, order.Warning{Code: "totals.tax_lines_mismatch",
 			Message: "tax_lines add up to " + order.FormatAmount(orderTaxes, cur) + " but total_tax is " + order.FormatAmount(o.TaxTotal, cur)})
 	}
-	if s.SubtotalPrice.Set && s.TotalLineItemsPrice.Set && s.TotalDiscounts.Set {
-		sp := fe.Amount(s.SubtotalPrice, cur, at("subtotal_price"))
-		if want := fe.Minus(o.Subtotal, o.DiscountTotal, at("subtotal_price")); sp != want {
+	if s.Number("subtotal_price").Set && s.Number("total_line_items_price").Set && s.Number("total_discounts").Set {
+		sp := s.Amount("subtotal_price", cur)
+		if want := s.Minus(o.Subtotal, o.DiscountTotal, "subtotal_price"); sp != want {
 			o.Warnings = append(o.Warnings, order.Warning{Code: "totals.channel_subtotal_mismatch",
 				Message: "subtotal_price " + order.FormatAmount(sp, cur) + " is not total_line_items_price − total_discounts = " + order.FormatAmount(want, cur)})
 		}
 	}
-	if s.TaxesIncluded {
+	if s.Bool("taxes_included") {
 		o.Warnings = append(o.Warnings, order.Warning{Code: "taxes.included",
 			Message: "prices include tax (taxes_included); the totals count tax on top of prices, so they will not add up"})
 	}
-	if s.Test {
+	if s.Bool("test") {
 		o.Warnings = append(o.Warnings, order.Warning{Code: "order.test", Message: "Shopify marks this as a test order"})
 	}
 	return o
 }
 
 // canonical maps a Shopify address; Region prefers the province code.
-func (a *address) canonical() order.Address {
+func canonical(a channeljson.Object) order.Address {
 	return order.Address{
-		Name:       cmp.Or(a.Name, joinName(a.FirstName, a.LastName)),
-		Company:    a.Company,
-		Line1:      a.Address1,
-		Line2:      a.Address2,
-		City:       a.City,
-		Region:     cmp.Or(a.ProvinceCode, a.Province),
-		PostalCode: a.Zip,
-		Country:    a.CountryCode,
+		Name:       cmp.Or(a.String("name"), joinName(a.String("first_name"), a.String("last_name"))),
+		Company:    a.String("company"),
+		Line1:      a.String("address1"),
+		Line2:      a.String("address2"),
+		City:       a.String("city"),
+		Region:     cmp.Or(a.String("province_code"), a.String("province")),
+		PostalCode: a.String("zip"),
+		Country:    a.String("country_code"),
 	}
 }
 

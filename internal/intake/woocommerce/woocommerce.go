@@ -45,7 +45,6 @@ package woocommerce
 
 import (
 	"cmp"
-	"encoding/json"
 	"html"
 	"strconv"
 	"strings"
@@ -58,102 +57,6 @@ import (
 // gmtLayout is how WooCommerce writes its *_gmt times: UTC, no zone.
 const gmtLayout = "2006-01-02T15:04:05"
 
-// body is every accepted object shape at once; the embedded order holds
-// the fields of a bare v3 order.
-type body struct {
-	Order  *wooOrder  `json:"order"`
-	Orders []wooOrder `json:"orders"`
-	wooOrder
-}
-
-type wooOrder struct {
-	ID               channeljson.Number `json:"id"`
-	Number           channeljson.Number `json:"number"`
-	OrderNumber      channeljson.Number `json:"order_number"`
-	Status           string             `json:"status"`
-	Currency         string             `json:"currency"`
-	DateCreated      string             `json:"date_created"`
-	DateCreatedGMT   string             `json:"date_created_gmt"`
-	DateModified     string             `json:"date_modified"`
-	DateModifiedGMT  string             `json:"date_modified_gmt"`
-	CreatedAt        string             `json:"created_at"`
-	UpdatedAt        string             `json:"updated_at"`
-	PricesIncludeTax bool               `json:"prices_include_tax"`
-
-	Subtotal      channeljson.Number `json:"subtotal"`
-	DiscountTotal channeljson.Number `json:"discount_total"`
-	TotalDiscount channeljson.Number `json:"total_discount"`
-	ShippingTotal channeljson.Number `json:"shipping_total"`
-	TotalShipping channeljson.Number `json:"total_shipping"`
-	TotalTax      channeljson.Number `json:"total_tax"`
-	Total         channeljson.Number `json:"total"`
-
-	Billing         *address  `json:"billing"`
-	Shipping        *address  `json:"shipping"`
-	BillingAddress  *address  `json:"billing_address"`
-	ShippingAddress *address  `json:"shipping_address"`
-	Customer        *customer `json:"customer"`
-
-	LineItems     []lineItem     `json:"line_items"`
-	TaxLines      []taxLine      `json:"tax_lines"`
-	ShippingLines []shippingLine `json:"shipping_lines"`
-	FeeLines      []feeLine      `json:"fee_lines"`
-	CouponLines   []couponLine   `json:"coupon_lines"`
-}
-
-type lineItem struct {
-	Name        string             `json:"name"`
-	SKU         string             `json:"sku"`
-	ProductID   channeljson.Number `json:"product_id"`
-	VariationID channeljson.Number `json:"variation_id"`
-	Quantity    channeljson.Number `json:"quantity"`
-	Subtotal    channeljson.Number `json:"subtotal"`
-	Total       channeljson.Number `json:"total"`
-	TotalTax    channeljson.Number `json:"total_tax"`
-	Price       channeljson.Number `json:"price"`
-}
-
-type taxLine struct {
-	TaxTotal         channeljson.Number `json:"tax_total"`          // v3
-	ShippingTaxTotal channeljson.Number `json:"shipping_tax_total"` // v3
-	Total            channeljson.Number `json:"total"`              // legacy
-}
-
-type shippingLine struct {
-	Total channeljson.Number `json:"total"`
-}
-
-type feeLine struct {
-	Name  string             `json:"name"`
-	Total channeljson.Number `json:"total"`
-}
-
-type couponLine struct {
-	Code     string             `json:"code"`
-	Discount channeljson.Number `json:"discount"`
-	Amount   channeljson.Number `json:"amount"` // legacy
-}
-
-type address struct {
-	FirstName string `json:"first_name"`
-	LastName  string `json:"last_name"`
-	Company   string `json:"company"`
-	Address1  string `json:"address_1"`
-	Address2  string `json:"address_2"`
-	City      string `json:"city"`
-	State     string `json:"state"`
-	Postcode  string `json:"postcode"`
-	Country   string `json:"country"`
-	Email     string `json:"email"`
-	Phone     string `json:"phone"`
-}
-
-type customer struct {
-	Email     string `json:"email"`
-	FirstName string `json:"first_name"`
-	LastName  string `json:"last_name"`
-}
-
 // Parse converts a WooCommerce order body into canonical orders with
 // Channel set to order.ChannelWooCommerce, Status and Source left empty,
 // times in UTC, and Lines and Warnings never nil. Malformed JSON gives an
@@ -163,36 +66,35 @@ type customer struct {
 // JSON path at fault. A body with no order is EUNPROCESSABLE too. Parse
 // never panics.
 func Parse(data []byte) ([]order.Order, error) {
-	var fe channeljson.FieldErrors
-	var out []order.Order
 	switch channeljson.FirstByte(data) {
-	case '[':
-		var list []wooOrder
-		if err := channeljson.Unmarshal(data, &list); err != nil {
-			return nil, channeljson.DecodeError(data, "", err)
-		}
-		out = convertAll(list, "", &fe)
-	case '{':
-		var b body
-		if err := channeljson.Unmarshal(data, &b); err != nil {
-			return nil, channeljson.DecodeError(data, "", err)
-		}
-		switch {
-		case b.Order != nil:
-			out = []order.Order{convert(b.Order, "order", &fe)}
-		case b.Orders != nil:
-			out = convertAll(b.Orders, "orders", &fe)
-		default:
-			out = []order.Order{convert(&b.wooOrder, "", &fe)}
-		}
+	case '[', '{':
 	case 0:
 		return nil, &ordergate.Error{Code: ordergate.EINVALID, Message: "empty body: want a WooCommerce order"}
 	default:
-		if err := channeljson.Unmarshal(data, new(json.RawMessage)); err != nil {
-			return nil, channeljson.DecodeError(data, "", err)
+		if err := channeljson.Valid(data); err != nil {
+			return nil, err
 		}
 		return nil, &ordergate.Error{Code: ordergate.EUNPROCESSABLE, Message: "want a WooCommerce order object or an array of them",
 			Fields: map[string]string{"$": "must be an object or an array"}}
+	}
+	var fe channeljson.FieldErrors
+	var out []order.Order
+	err := channeljson.Read(data, &fe, func(top channeljson.Value) {
+		if top.Kind() == "array" {
+			out = convertAll(top.Objects(), "$", &fe)
+			return
+		}
+		b := top.Object()
+		if w := b.Object("order"); w.Present() {
+			out = []order.Order{convert(w, &fe)}
+		} else if list := b.Objects("orders"); list != nil {
+			out = convertAll(list, "orders", &fe)
+		} else {
+			out = []order.Order{convert(b, &fe)} // a bare v3 order
+		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := fe.Err(); err != nil {
 		return nil, err
@@ -200,95 +102,83 @@ func Parse(data []byte) ([]order.Order, error) {
 	return out, nil
 }
 
-// convertAll converts a list of orders found at path.
-func convertAll(list []wooOrder, path string, fe *channeljson.FieldErrors) []order.Order {
+// convertAll converts list, the orders found at path.
+func convertAll(list []channeljson.Object, path string, fe *channeljson.FieldErrors) []order.Order {
 	if len(list) == 0 {
-		fe.Add(cmp.Or(path, "$"), "holds no order")
+		fe.Add(path, "holds no order")
 	}
 	out := make([]order.Order, len(list))
-	for i := range list {
-		out[i] = convert(&list[i], path+"["+strconv.Itoa(i)+"]", fe)
+	for i, w := range list {
+		out[i] = convert(w, fe)
 	}
 	return out
 }
 
-// convert maps one WooCommerce order found at path (empty for a bare
-// order) to a canonical order, recording problems in fe.
-func convert(w *wooOrder, path string, fe *channeljson.FieldErrors) order.Order {
-	at := func(field string) string { return channeljson.JoinPath(path, field) }
+// convert maps one WooCommerce order w to a canonical order, recording
+// problems in fe.
+func convert(w channeljson.Object, fe *channeljson.FieldErrors) order.Order {
+	lineItems := w.Objects("line_items")
 	o := order.Order{
 		Channel:    order.ChannelWooCommerce,
-		ExternalID: fe.ID(w.ID, at("id")),
-		Currency:   w.Currency,
-		Lines:      make([]order.Line, len(w.LineItems)),
+		ExternalID: w.RequiredID("id"),
+		Currency:   w.String("currency"),
+		Lines:      make([]order.Line, len(lineItems)),
 		Warnings:   make([]order.Warning, 0),
 	}
-	if o.ExternalID == "" && w.ID.Kind == "" {
-		fe.Add(at("id"), "required")
-	}
-	if !fe.Currency(w.Currency, at("currency")) {
-		return o
-	}
-	cur := w.Currency
-	o.Number = fe.ID(w.Number, at("number"))
+	w.Bool("prices_include_tax") // only its kind is checked: line amounts are before tax either way
+	// With an unknown currency every amount reads as zero, but the rest is
+	// still read, so that values of the wrong kind are found.
+	fe.Currency(o.Currency, w.Path("currency"))
+	cur := o.Currency
+	o.Number = w.ID("number")
 	if o.Number == "" {
-		o.Number = fe.ID(w.OrderNumber, at("order_number"))
+		o.Number = w.ID("order_number")
 	}
-	o.PaymentStatus, o.FulfillmentStatus = statuses(w.Status)
+	o.PaymentStatus, o.FulfillmentStatus = statuses(w.String("status"))
 	warn := func(code, msg string) { o.Warnings = append(o.Warnings, order.Warning{Code: code, Message: msg}) }
 
-	switch {
-	case w.DateCreatedGMT != "":
-		o.PlacedAt = fe.Time(w.DateCreatedGMT, gmtLayout, at("date_created_gmt"))
-	case w.CreatedAt != "":
-		o.PlacedAt = fe.Time(w.CreatedAt, gmtLayout, at("created_at"))
-	case w.DateCreated != "":
-		o.PlacedAt = fe.Time(w.DateCreated, gmtLayout, at("date_created"))
-		warn("date.site_local", "date_created_gmt is missing; the site-local date_created was taken as UTC")
+	if key := firstSet(w, "date_created_gmt", "created_at", "date_created"); key != "" {
+		o.PlacedAt = w.Time(key, gmtLayout)
+		if key == "date_created" {
+			warn("date.site_local", "date_created_gmt is missing; the site-local date_created was taken as UTC")
+		}
 	}
-	switch {
-	case w.DateModifiedGMT != "":
-		o.UpdatedAt = fe.Time(w.DateModifiedGMT, gmtLayout, at("date_modified_gmt"))
-	case w.UpdatedAt != "":
-		o.UpdatedAt = fe.Time(w.UpdatedAt, gmtLayout, at("updated_at"))
-	case w.DateModified != "":
-		o.UpdatedAt = fe.Time(w.DateModified, gmtLayout, at("date_modified"))
+	if key := firstSet(w, "date_modified_gmt", "updated_at", "date_modified"); key != "" {
+		o.UpdatedAt = w.Time(key, gmtLayout)
 	}
 
-	billing := w.Billing
-	if billing == nil {
-		billing = w.BillingAddress
+	billing := w.Object("billing")
+	if !billing.Present() {
+		billing = w.Object("billing_address")
 	}
-	shipping := w.Shipping
-	if shipping == nil {
-		shipping = w.ShippingAddress
+	shipping := w.Object("shipping")
+	if !shipping.Present() {
+		shipping = w.Object("shipping_address")
 	}
-	if billing != nil {
-		o.BillingAddress = billing.canonical()
-		o.Customer = order.Customer{Name: o.BillingAddress.Name, Email: billing.Email, Phone: billing.Phone}
+	if billing.Present() {
+		o.BillingAddress = canonical(billing)
+		o.Customer = order.Customer{Name: o.BillingAddress.Name, Email: billing.String("email"), Phone: billing.String("phone")}
 	}
-	if shipping != nil {
-		o.ShippingAddress = shipping.canonical()
+	if shipping.Present() {
+		o.ShippingAddress = canonical(shipping)
 	}
-	if c := w.Customer; c != nil {
-		o.Customer.Email = cmp.Or(o.Customer.Email, c.Email)
-		o.Customer.Name = cmp.Or(o.Customer.Name, joinName(c.FirstName, c.LastName))
+	if c := w.Object("customer"); c.Present() {
+		o.Customer.Email = cmp.Or(o.Customer.Email, c.String("email"))
+		o.Customer.Name = cmp.Or(o.Customer.Name, joinName(c.String("first_name"), c.String("last_name")))
 	}
 
 	var subtotal, lineDiscounts, lineTaxes int64
-	for i := range w.LineItems {
-		li := &w.LineItems[i]
-		lp := at("line_items[" + strconv.Itoa(i) + "]")
+	for i, li := range lineItems {
 		l := order.Line{
-			SKU:      li.SKU,
-			Title:    html.UnescapeString(li.Name),
-			Quantity: fe.Integer(li.Quantity, lp+".quantity"),
-			Tax:      fe.Amount(li.TotalTax, cur, lp+".total_tax"),
+			SKU:      li.String("sku"),
+			Title:    html.UnescapeString(li.String("name")),
+			Quantity: li.Integer("quantity"),
+			Tax:      li.Amount("total_tax", cur),
 		}
 		var gross int64
-		if li.Subtotal.Present() {
-			fe.IsNumber(li.Price, lp+".price") // unrounded; only its kind is checked
-			gross = fe.Amount(li.Subtotal, cur, lp+".subtotal")
+		if li.Has("subtotal") {
+			li.ID("price") // unrounded: only its kind is checked
+			gross = li.Amount("subtotal", cur)
 			if l.Quantity > 0 {
 				l.UnitPrice = gross / l.Quantity
 				if gross%l.Quantity != 0 {
@@ -298,24 +188,24 @@ func convert(w *wooOrder, path string, fe *channeljson.FieldErrors) order.Order 
 				}
 			}
 		} else {
-			l.UnitPrice = fe.Amount(li.Price, cur, lp+".price")
-			gross = fe.Times(l.Quantity, l.UnitPrice, lp+".price")
+			l.UnitPrice = li.Amount("price", cur)
+			gross = li.Times(l.Quantity, l.UnitPrice, "price")
 		}
 		net := gross
-		if li.Total.Present() {
-			net = fe.Amount(li.Total, cur, lp+".total")
+		if li.Has("total") {
+			net = li.Amount("total", cur)
 		}
-		l.Discount = fe.Minus(gross, net, lp+".total")
-		l.Total = fe.Plus(net, l.Tax, lp+".total_tax")
-		subtotal = fe.Plus(subtotal, gross, lp+".subtotal")
-		lineDiscounts = fe.Plus(lineDiscounts, l.Discount, lp+".total")
-		lineTaxes = fe.Plus(lineTaxes, l.Tax, lp+".total_tax")
+		l.Discount = li.Minus(gross, net, "total")
+		l.Total = li.Plus(net, l.Tax, "total_tax")
+		subtotal = li.Plus(subtotal, gross, "subtotal")
+		lineDiscounts = li.Plus(lineDiscounts, l.Discount, "total")
+		lineTaxes = li.Plus(lineTaxes, l.Tax, "total_tax")
 		if l.SKU == "" {
 			msg := "line_items[" + strconv.Itoa(i) + "] has no sku"
-			if p := li.ProductID.Text; p != "" {
+			if p := li.Number("product_id").Text; p != "" {
 				msg += "; its product_id is " + p
 			}
-			if v := li.VariationID.Text; v != "" && v != "0" {
+			if v := li.Number("variation_id").Text; v != "" && v != "0" {
 				msg += ", variation_id " + v
 			}
 			warn("line.sku_missing", msg)
@@ -324,55 +214,48 @@ func convert(w *wooOrder, path string, fe *channeljson.FieldErrors) order.Order 
 	}
 
 	var shippingLines, fees int64
-	for i := range w.ShippingLines {
-		p := at("shipping_lines[" + strconv.Itoa(i) + "].total")
-		shippingLines = fe.Plus(shippingLines, fe.Amount(w.ShippingLines[i].Total, cur, p), p)
+	for _, sl := range w.Objects("shipping_lines") {
+		shippingLines = sl.Plus(shippingLines, sl.Amount("total", cur), "total")
 	}
-	for i := range w.FeeLines {
-		p := at("fee_lines[" + strconv.Itoa(i) + "].total")
-		fees = fe.Plus(fees, fe.Amount(w.FeeLines[i].Total, cur, p), p)
+	feeLines := w.Objects("fee_lines")
+	for _, f := range feeLines {
+		fees = f.Plus(fees, f.Amount("total", cur), "total")
 	}
 
-	o.Subtotal = fe.Stated(w.Subtotal, cur, at("subtotal"), subtotal)
-	o.DiscountTotal = fe.Stated(either(w.DiscountTotal, w.TotalDiscount), cur, at(pick(w.DiscountTotal, "discount_total", "total_discount")), lineDiscounts)
-	o.ShippingTotal = fe.Stated(either(w.ShippingTotal, w.TotalShipping), cur, at(pick(w.ShippingTotal, "shipping_total", "total_shipping")), shippingLines)
-	o.ShippingTotal = fe.Plus(o.ShippingTotal, fees, at("fee_lines"))
-	if len(w.FeeLines) > 0 {
+	o.Subtotal = w.Stated("subtotal", cur, subtotal)
+	o.DiscountTotal = w.Stated(firstPresent(w, "discount_total", "total_discount"), cur, lineDiscounts)
+	o.ShippingTotal = w.Stated(firstPresent(w, "shipping_total", "total_shipping"), cur, shippingLines)
+	o.ShippingTotal = w.Plus(o.ShippingTotal, fees, "fee_lines")
+	if len(feeLines) > 0 {
 		warn("totals.fees_in_shipping", "fee_lines adding up to "+order.FormatAmount(fees, cur)+" are counted in shipping_total")
 	}
 	var orderTaxes int64
-	for i := range w.TaxLines {
-		t := &w.TaxLines[i]
-		p := at("tax_lines[" + strconv.Itoa(i) + "]")
-		if t.TaxTotal.Set || t.ShippingTaxTotal.Set {
-			orderTaxes = fe.Plus(orderTaxes, fe.Amount(t.TaxTotal, cur, p+".tax_total"), p)
-			orderTaxes = fe.Plus(orderTaxes, fe.Amount(t.ShippingTaxTotal, cur, p+".shipping_tax_total"), p)
-		} else {
-			orderTaxes = fe.Plus(orderTaxes, fe.Amount(t.Total, cur, p+".total"), p)
+	taxLines := w.Objects("tax_lines")
+	for _, t := range taxLines {
+		if t.Number("tax_total").Set || t.Number("shipping_tax_total").Set { // v3
+			orderTaxes = t.Plus(orderTaxes, t.Amount("tax_total", cur), "")
+			orderTaxes = t.Plus(orderTaxes, t.Amount("shipping_tax_total", cur), "")
+		} else { // legacy
+			orderTaxes = t.Plus(orderTaxes, t.Amount("total", cur), "")
 		}
 	}
 	computedTax := lineTaxes
-	if len(w.TaxLines) > 0 {
+	if len(taxLines) > 0 {
 		computedTax = orderTaxes
 	}
-	o.TaxTotal = fe.Stated(w.TotalTax, cur, at("total_tax"), computedTax)
-	tp := at("total")
-	o.Total = fe.Stated(w.Total, cur, tp, fe.Plus(fe.Plus(fe.Minus(o.Subtotal, o.DiscountTotal, tp), o.ShippingTotal, tp), o.TaxTotal, tp))
+	o.TaxTotal = w.Stated("total_tax", cur, computedTax)
+	const tp = "total"
+	o.Total = w.Stated(tp, cur, w.Plus(w.Plus(w.Minus(o.Subtotal, o.DiscountTotal, tp), o.ShippingTotal, tp), o.TaxTotal, tp))
 
-	if len(w.TaxLines) > 0 && orderTaxes != o.TaxTotal {
+	if len(taxLines) > 0 && orderTaxes != o.TaxTotal {
 		warn("totals.tax_lines_mismatch", "tax_lines add up to "+order.FormatAmount(orderTaxes, cur)+" but total_tax is "+order.FormatAmount(o.TaxTotal, cur))
 	}
 	var coupons int64
-	for i := range w.CouponLines {
-		c := &w.CouponLines[i]
-		p := at("coupon_lines[" + strconv.Itoa(i) + "]")
-		if c.Discount.Present() {
-			coupons = fe.Plus(coupons, fe.Amount(c.Discount, cur, p+".discount"), p)
-		} else {
-			coupons = fe.Plus(coupons, fe.Amount(c.Amount, cur, p+".amount"), p)
-		}
+	couponLines := w.Objects("coupon_lines")
+	for _, c := range couponLines {
+		coupons = c.Plus(coupons, c.Amount(firstPresent(c, "discount", "amount"), cur), "") // amount: legacy
 	}
-	if len(w.CouponLines) > 0 && coupons != o.DiscountTotal {
+	if len(couponLines) > 0 && coupons != o.DiscountTotal {
 		warn("totals.discount_codes_mismatch", "coupon_lines add up to "+order.FormatAmount(coupons, cur)+" but the discount total is "+order.FormatAmount(o.DiscountTotal, cur))
 	}
 	return o
@@ -401,33 +284,40 @@ func statuses(status string) (payment, fulfillment string) {
 	return payment, fulfillment
 }
 
-// either returns a when the payload has it, and b otherwise.
-func either(a, b channeljson.Number) channeljson.Number {
-	if a.Present() {
-		return a
+// firstPresent returns the first of keys that o has with a value other
+// than null, or the last of keys: where the v3 API and the legacy one
+// name a figure differently.
+func firstPresent(o channeljson.Object, keys ...string) string {
+	for _, k := range keys[:len(keys)-1] {
+		if o.Has(k) {
+			return k
+		}
 	}
-	return b
+	return keys[len(keys)-1]
 }
 
-// pick returns the field name of either's choice.
-func pick(a channeljson.Number, aName, bName string) string {
-	if a.Present() {
-		return aName
+// firstSet returns the first of keys whose string o has and is not
+// empty, or "" when there is none.
+func firstSet(o channeljson.Object, keys ...string) string {
+	for _, k := range keys {
+		if o.String(k) != "" {
+			return k
+		}
 	}
-	return bName
+	return ""
 }
 
 // canonical maps a WooCommerce address.
-func (a *address) canonical() order.Address {
+func canonical(a channeljson.Object) order.Address {
 	return order.Address{
-		Name:       joinName(a.FirstName, a.LastName),
-		Company:    a.Company,
-		Line1:      a.Address1,
-		Line2:      a.Address2,
-		City:       a.City,
-		Region:     a.State,
-		PostalCode: a.Postcode,
-		Country:    a.Country,
+		Name:       joinName(a.String("first_name"), a.String("last_name")),
+		Company:    a.String("company"),
+		Line1:      a.String("address_1"),
+		Line2:      a.String("address_2"),
+		City:       a.String("city"),
+		Region:     a.String("state"),
+		PostalCode: a.String("postcode"),
+		Country:    a.String("country"),
 	}
 }
 

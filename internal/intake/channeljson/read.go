@@ -1,0 +1,472 @@
+package channeljson
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ordergate/ordergate"
+	"github.com/ordergate/ordergate/internal/order"
+)
+
+// Read parses data, one JSON document, and calls read with its top-level
+// value. Problems that the Values and Objects read find (a value of the
+// wrong kind, a bad amount) are recorded in fe under their JSON paths.
+// Values and Objects must not be used after read returns.
+//
+// Read accepts exactly the documents encoding/json accepts; any other
+// gives an EINVALID *ordergate.Error naming the byte offset, line, column
+// and path where it stops being valid JSON.
+func Read(data []byte, fe *FieldErrors, read func(top Value)) error {
+	r := readers.Get().(*reader)
+	defer r.release()
+	if !r.scan(data) {
+		return malformed(data)
+	}
+	r.fe, r.index = fe, r.index[:0]
+	read(Value{at: 0, r: r})
+	return nil
+}
+
+// Valid returns nil when data is a document Read accepts, and the error
+// Read would give otherwise.
+func Valid(data []byte) error {
+	r := readers.Get().(*reader)
+	defer r.release()
+	if !r.scan(data) {
+		return malformed(data)
+	}
+	return nil
+}
+
+// malformed returns the EINVALID error for data, which the scanner
+// refused: encoding/json refuses it too, and names the place.
+func malformed(data []byte) error {
+	if err := json.Unmarshal(data, new(json.RawMessage)); err != nil {
+		return decodeError(data, err)
+	}
+	return &ordergate.Error{Code: ordergate.EINVALID, Message: "malformed JSON"}
+}
+
+// readers holds readers, and the memory they grew, for reuse.
+var readers = sync.Pool{New: func() any { return new(reader) }}
+
+// reader is the state of one Read.
+type reader struct {
+	scanner
+	index []int // the key indexes of the Objects read, back to back
+	fe    *FieldErrors
+}
+
+// release lets go of the document and returns r to readers.
+func (r *reader) release() {
+	r.data, r.fe = nil, nil
+	readers.Put(r)
+}
+
+// seed makes the key indexes' hashes unpredictable, so that no payload can
+// be made of keys that all collide.
+var seed = maphash.MakeSeed()
+
+// text returns the JSON text of node i.
+func (r *reader) text(i int) []byte {
+	return r.data[r.nodes[i].start:r.nodes[i].end]
+}
+
+// str decodes node i, a string or a key, as encoding/json does: escapes
+// resolved, and each byte that is not valid UTF-8, and each lone
+// surrogate, replaced by U+FFFD.
+func (r *reader) str(i int) string {
+	t := r.text(i)
+	s := t[1 : len(t)-1]
+	if !r.nodes[i].esc && utf8.Valid(s) {
+		return string(s)
+	}
+	var out string
+	_ = json.Unmarshal(t, &out) // t is a valid JSON string: the scanner checked it
+	return out
+}
+
+// keyIs reports whether node i, a key, is key.
+func (r *reader) keyIs(i int, key string) bool {
+	if r.nodes[i].esc {
+		return r.str(i) == key
+	}
+	t := r.text(i)
+	return string(t[1:len(t)-1]) == key
+}
+
+// keyHash returns the hash of node i, a key.
+func (r *reader) keyHash(i int) uint64 {
+	if r.nodes[i].esc {
+		return maphash.String(seed, r.str(i))
+	}
+	t := r.text(i)
+	return maphash.Bytes(seed, t[1:len(t)-1])
+}
+
+// sameKey reports whether nodes a and b are the same key.
+func (r *reader) sameKey(a, b int) bool {
+	if r.nodes[a].esc || r.nodes[b].esc {
+		return r.str(a) == r.str(b)
+	}
+	return bytes.Equal(r.text(a), r.text(b))
+}
+
+// object returns node at, an object found at path, with an index of its
+// keys: an open-addressing hash table of key node indexes plus one, where
+// a later repeat of a key replaces the earlier one.
+func (r *reader) object(at int, path string) Object {
+	size := 8
+	for size < 2*r.nodes[at].n {
+		size *= 2
+	}
+	start := len(r.index)
+	r.index = append(r.index, make([]int, size)...)
+	table := r.index[start : start+size : start+size]
+	mask := uint64(size - 1)
+	for k := at + 1; k < r.nodes[at].next; k = r.nodes[k+1].next {
+		h := r.keyHash(k) & mask
+		for table[h] != 0 && !r.sameKey(table[h]-1, k) {
+			h = (h + 1) & mask
+		}
+		table[h] = k + 1
+	}
+	return Object{table: table, path: path, r: r, present: true}
+}
+
+// Value is one value of a document being read, at a JSON path. An absent
+// Value (a missing member) reads like null.
+type Value struct {
+	at   int // its node, or -1 when absent
+	path string
+	r    *reader
+}
+
+// Kind returns the kind of v: "null" (for an absent v too), "bool",
+// "number", "string", "object" or "array".
+func (v Value) Kind() string {
+	if v.at < 0 {
+		return "null"
+	}
+	switch v.r.nodes[v.at].kind {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case '0':
+		return "number"
+	case 't', 'f':
+		return "bool"
+	}
+	return "null"
+}
+
+// IsNull reports whether v is null or absent.
+func (v Value) IsNull() bool {
+	return v.Kind() == "null"
+}
+
+// Object returns v as an object. A null v gives an absent Object at v's
+// path; a value of another kind does too, and is recorded as a wrong
+// kind.
+func (v Value) Object() Object {
+	if v.Kind() == "object" {
+		return v.r.object(v.at, v.path)
+	}
+	v.wantKind("an object")
+	return Object{path: v.path, r: v.r}
+}
+
+// Objects returns v, an array of objects, as Objects at their paths: nil
+// when v is null, empty (not nil) for an empty array. A value of another
+// kind, or an element that is not an object or null, is recorded as a
+// wrong kind; a null element gives an absent Object.
+func (v Value) Objects() []Object {
+	if v.Kind() != "array" {
+		v.wantKind("an array")
+		return nil
+	}
+	out := make([]Object, v.r.nodes[v.at].n)
+	for i, e := 0, v.at+1; i < len(out); i, e = i+1, v.r.nodes[e].next {
+		out[i] = Value{at: e, path: v.path + "[" + strconv.Itoa(i) + "]", r: v.r}.Object()
+	}
+	return out
+}
+
+// wantKind records that v should have been of kind want (such as "a
+// string"), unless it is null. A wrong kind makes the shape of the
+// document wrong, so FieldErrors reports such problems alone.
+func (v Value) wantKind(want string) {
+	if k := v.Kind(); k != "null" {
+		v.r.fe.addKind(pathOrTop(v.path), "must be "+want+", not "+k)
+	}
+}
+
+// pathOrTop returns path, or "$" for the top of the document.
+func pathOrTop(path string) string {
+	if path == "" {
+		return "$"
+	}
+	return path
+}
+
+// Object is a JSON object of a document being read, at a JSON path. Its
+// getters read a member by key and record problems, such as a value of
+// the wrong kind, under the member's path; a member that is missing or
+// null reads as the zero value. An absent Object (null or missing) reads
+// as empty.
+type Object struct {
+	table   []int // the index of its keys, made by reader.object
+	path    string
+	r       *reader
+	present bool
+}
+
+// Present reports whether o is an object of the document rather than
+// null or missing.
+func (o Object) Present() bool {
+	return o.present
+}
+
+// Path returns the JSON path of o's member key.
+func (o Object) Path(key string) string {
+	return JoinPath(o.path, key)
+}
+
+// find returns the node of the value of member key, or -1. When a key
+// appears more than once the last one counts, as with encoding/json.
+func (o Object) find(key string) int {
+	if len(o.table) == 0 {
+		return -1
+	}
+	mask := uint64(len(o.table) - 1)
+	for h := maphash.String(seed, key) & mask; o.table[h] != 0; h = (h + 1) & mask {
+		if k := o.table[h] - 1; o.r.keyIs(k, key) {
+			return k + 1
+		}
+	}
+	return -1
+}
+
+// Value returns the member key, absent when o has none.
+func (o Object) Value(key string) Value {
+	return Value{at: o.find(key), path: o.Path(key), r: o.r}
+}
+
+// Has reports whether o has the member key with a value other than null.
+func (o Object) Has(key string) bool {
+	return Value{at: o.find(key), r: o.r}.Kind() != "null"
+}
+
+// Object returns the member key, an object, as Value.Object does.
+func (o Object) Object(key string) Object {
+	return o.Value(key).Object()
+}
+
+// Objects returns the member key, an array of objects, as Value.Objects
+// does.
+func (o Object) Objects(key string) []Object {
+	return o.Value(key).Objects()
+}
+
+// String returns the member key, a string.
+func (o Object) String(key string) string {
+	v := Value{at: o.find(key), r: o.r}
+	switch v.Kind() {
+	case "string":
+		return o.r.str(v.at)
+	case "null":
+		return ""
+	}
+	o.Value(key).wantKind("a string")
+	return ""
+}
+
+// Bool returns the member key, true or false.
+func (o Object) Bool(key string) bool {
+	v := Value{at: o.find(key), r: o.r}
+	switch v.Kind() {
+	case "bool":
+		return o.r.nodes[v.at].kind == 't'
+	case "null":
+		return false
+	}
+	o.Value(key).wantKind("true or false")
+	return false
+}
+
+// Number returns the member key, a number or a string holding one, as a
+// Number; a value of another kind is remembered in its Kind for the
+// converters to report.
+func (o Object) Number(key string) Number {
+	v := Value{at: o.find(key), r: o.r}
+	switch k := v.Kind(); k {
+	case "null":
+		return Number{}
+	case "number":
+		return Number{Text: string(o.r.text(v.at)), Set: true}
+	case "string":
+		return Number{Text: o.r.str(v.at), Set: true}
+	default:
+		return Number{Kind: k}
+	}
+}
+
+// add records problem at the path of o's member key.
+func (o Object) add(key, problem string) {
+	o.r.fe.Add(o.Path(key), problem)
+}
+
+// Amount returns the member key, an amount in currency, in minor units; a
+// missing amount is zero.
+func (o Object) Amount(key, currency string) int64 {
+	v, problem := o.Number(key).amount(currency)
+	if problem != "" {
+		o.add(key, problem)
+	}
+	return v
+}
+
+// Stated returns the member key, an amount in currency, when o has it,
+// and computed otherwise.
+func (o Object) Stated(key, currency string, computed int64) int64 {
+	if !o.Has(key) {
+		return computed
+	}
+	return o.Amount(key, currency)
+}
+
+// Integer returns the member key, a whole number; a missing one is zero.
+func (o Object) Integer(key string) int64 {
+	v, problem := o.Number(key).integer()
+	if problem != "" {
+		o.add(key, problem)
+	}
+	return v
+}
+
+// ID returns the member key, an identifier given as a number or a string,
+// as text; a missing one is empty.
+func (o Object) ID(key string) string {
+	id, _ := o.id(key)
+	return id
+}
+
+// RequiredID returns the member key as ID does, recording that it is
+// required when it is missing, null or empty.
+func (o Object) RequiredID(key string) string {
+	id, ok := o.id(key)
+	if id == "" && ok {
+		o.add(key, "required")
+	}
+	return id
+}
+
+// id returns the member key as text, and whether it is of a right kind.
+func (o Object) id(key string) (string, bool) {
+	n := o.Number(key)
+	if problem := n.kindProblem(); problem != "" {
+		o.add(key, problem)
+		return "", false
+	}
+	return n.Text, true
+}
+
+// Time returns the member key, an RFC 3339 time or, when layout is given,
+// a time in that layout taken as UTC, in UTC; a missing or empty one is
+// the zero time.
+func (o Object) Time(key, layout string) time.Time {
+	s := o.String(key)
+	if s == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil && layout != "" {
+		t, err = time.Parse(layout, s)
+	}
+	if err != nil {
+		o.add(key, "not a date-time: "+Quote(s))
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// Plus returns a+b, recording "amount too large" at the path of o's
+// member key when the sum does not fit in int64 minor units.
+func (o Object) Plus(a, b int64, key string) int64 {
+	s, ok := plus(a, b)
+	return o.fits(s, ok, key)
+}
+
+// Minus returns a−b, recording "amount too large" at the path of o's
+// member key when the difference does not fit in int64 minor units.
+func (o Object) Minus(a, b int64, key string) int64 {
+	d, ok := minus(a, b)
+	return o.fits(d, ok, key)
+}
+
+// Times returns a×b, recording "amount too large" at the path of o's
+// member key when the product does not fit in int64 minor units.
+func (o Object) Times(a, b int64, key string) int64 {
+	p, ok := times(a, b)
+	return o.fits(p, ok, key)
+}
+
+// fits returns v, recording "amount too large" at the path of o's member
+// key when the arithmetic that gave it overflowed.
+func (o Object) fits(v int64, ok bool, key string) int64 {
+	if !ok {
+		o.add(key, "amount too large")
+	}
+	return v
+}
+
+// amount converts n, an amount in currency, to minor units, or returns the
+// problem with it. An unset n is zero.
+func (n Number) amount(currency string) (int64, string) {
+	if problem := n.kindProblem(); problem != "" || !n.Set {
+		return 0, problem
+	}
+	v, err := order.ParseAmount(n.Text, currency)
+	switch {
+	case err == nil:
+		return v, ""
+	case errors.Is(err, order.ErrSubMinorPrecision):
+		d, _ := order.MinorDigits(currency)
+		return 0, fmt.Sprintf("amount %s has more decimals than %s allows (%d)", Quote(n.Text), currency, d)
+	case errors.Is(err, order.ErrUnknownCurrency):
+		return 0, "" // the currency itself is reported where it is read
+	}
+	return 0, "not a decimal amount: " + Quote(n.Text)
+}
+
+// integer converts n, a whole number, to int64, or returns the problem
+// with it. An unset n is zero.
+func (n Number) integer() (int64, string) {
+	if problem := n.kindProblem(); problem != "" || !n.Set {
+		return 0, problem
+	}
+	v, err := strconv.ParseInt(n.Text, 10, 64)
+	if err != nil {
+		return 0, "not a whole number: " + Quote(n.Text)
+	}
+	return v, ""
+}
+
+// kindProblem returns the problem with n when it held a value that is
+// neither a number nor a string.
+func (n Number) kindProblem() string {
+	if n.Kind != "" {
+		return "must be a number or a string, not " + n.Kind
+	}
+	return ""
+}
