@@ -15,6 +15,7 @@ import (
 
 	"github.com/ordergate/ordergate"
 	"github.com/ordergate/ordergate/internal/auth"
+	"github.com/ordergate/ordergate/internal/auth/password"
 	"github.com/ordergate/ordergate/internal/config"
 	"github.com/ordergate/ordergate/internal/intake"
 	"github.com/ordergate/ordergate/internal/order"
@@ -39,6 +40,9 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	// Password derivations run on threads of their own at a lower priority;
+	// the rest of the server keeps as many Ps as there are CPUs beside them.
+	procs := password.ReserveProcs()
 	cfg, err := config.Load(*configPath)
 	if err != nil {
 		return err
@@ -93,7 +97,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("listening", "event", "server.start", "addr", ln.Addr().String(), "db", st.Dialect(), "public_url", pub.String())
+	log.Info("listening", "event", "server.start", "addr", ln.Addr().String(), "db", st.Dialect(), "public_url", pub.String(), "gomaxprocs", procs, "password_workers", password.Workers())
 	errc := make(chan error, 1)
 	go func() {
 		if *tlsCert != "" {
