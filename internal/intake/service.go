@@ -347,6 +347,7 @@ func (s *Service) prepare(actor ordergate.Actor, src *Source, raw *Raw, o *order
 		Raw:   raw,
 		Order: o,
 		Hash:  hex.EncodeToString(sum[:]),
+		Doc:   doc,
 		Received: audit.Event{At: now, Action: order.EventReceived, Outcome: audit.OutcomeOK, Actor: actor,
 			Data: map[string]any{"channel": o.Channel, "source": o.Source, "external_id": o.ExternalID,
 				"delivery_id": raw.DeliveryID, "status": o.Status, "total": o.Total, "currency": o.Currency,

@@ -48,6 +48,11 @@ type Ingest struct {
 	// Hash identifies the channel content of Order; a stored order with
 	// the same hash makes this delivery a duplicate.
 	Hash string
+	// Doc is the JSON encoding of Order that Hash sums, before the store
+	// set its ID, raw payload and creation time; nil when there is none.
+	// A store may keep it as the order's document instead of encoding
+	// Order again, with those three fields kept beside it.
+	Doc []byte
 	// Received is the audit event of a new order.
 	Received audit.Event
 	// Update merges a delivery with changed content into the stored

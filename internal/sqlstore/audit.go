@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/ordergate/ordergate/internal/audit"
 )
@@ -13,16 +14,18 @@ var _ audit.Reader = (*DB)(nil)
 // appendAudit links evs to the chain inside tx. The head row is updated
 // first, which takes its lock, so concurrent writers (even in several
 // processes) append one after the other without gaps.
+//
+// The head this process wrote last is kept: when the row still holds
+// it, one UPDATE conditioned on it takes the lock and moves the head.
+// Its MAC is in the condition, so an append never links to a head that
+// another process, or a transaction rolled back, left otherwise; then
+// the head is read under its lock first.
 func (tx *Tx) appendAudit(ctx context.Context, evs ...audit.Event) error {
 	for _, e := range evs {
-		var prev string
-		if err := tx.queryRow(ctx, `UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, mac`).Scan(&e.Seq, &prev); err != nil {
-			return fmt.Errorf("audit head: %w", err)
-		}
 		if e.At.IsZero() {
 			e.At = tx.now
 		}
-		r, err := tx.db.chain.Link(&e, prev)
+		r, err := tx.linkAtHead(ctx, &e)
 		if err != nil {
 			return err
 		}
@@ -31,11 +34,59 @@ func (tx *Tx) appendAudit(ctx context.Context, evs ...audit.Event) error {
 			r.Seq, micros(r.At), r.Action, r.ActorID, r.SubjectID, r.OrderID, string(r.Body), r.PrevMAC, r.MAC); err != nil {
 			return fmt.Errorf("insert audit event: %w", err)
 		}
-		if _, err := tx.exec(ctx, `UPDATE audit_head SET mac = $1 WHERE id = 1`, r.MAC); err != nil {
-			return fmt.Errorf("audit head: %w", err)
-		}
+		tx.db.head.set(audit.Head{Seq: r.Seq, MAC: r.MAC})
 	}
 	return nil
+}
+
+// linkAtHead links e after the chain's head and moves the head to it.
+func (tx *Tx) linkAtHead(ctx context.Context, e *audit.Event) (audit.Record, error) {
+	if h, ok := tx.db.head.get(); ok {
+		e.Seq = h.Seq + 1
+		r, err := tx.db.chain.Link(e, h.MAC)
+		if err != nil {
+			return r, err
+		}
+		res, err := tx.exec(ctx, `UPDATE audit_head SET seq = $1, mac = $2 WHERE id = 1 AND seq = $3 AND mac = $4`,
+			r.Seq, r.MAC, h.Seq, h.MAC)
+		if err != nil {
+			return r, fmt.Errorf("audit head: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return r, err
+		}
+	}
+	var prev string
+	if err := tx.queryRow(ctx, `UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, mac`).Scan(&e.Seq, &prev); err != nil {
+		return audit.Record{}, fmt.Errorf("audit head: %w", err)
+	}
+	r, err := tx.db.chain.Link(e, prev)
+	if err != nil {
+		return r, err
+	}
+	if _, err := tx.exec(ctx, `UPDATE audit_head SET mac = $1 WHERE id = 1`, r.MAC); err != nil {
+		return r, fmt.Errorf("audit head: %w", err)
+	}
+	return r, nil
+}
+
+// headCache is the audit head as this process last wrote it.
+type headCache struct {
+	mu   sync.Mutex
+	head audit.Head
+	ok   bool
+}
+
+func (c *headCache) get() (audit.Head, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.head, c.ok
+}
+
+func (c *headCache) set(h audit.Head) {
+	c.mu.Lock()
+	c.head, c.ok = h, true
+	c.mu.Unlock()
 }
 
 // AppendAudit appends events to the audit chain in one transaction.

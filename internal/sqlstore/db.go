@@ -54,6 +54,8 @@ type DB struct {
 	dialect Dialect
 	chain   *audit.Chain
 	clock   ordergate.Clock
+	// head is the audit head this process wrote last (appendAudit).
+	head headCache
 	// rebound caches rebound query text by the text written.
 	rebound sync.Map
 	// writeStmts and readStmts cache prepared statements when SetWriter
@@ -137,6 +139,8 @@ type Tx struct {
 	tx  *sql.Tx
 	db  *DB
 	now time.Time
+	// touched lists the sources touchSource updated in this transaction.
+	touched []string
 }
 
 func (tx *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -18,7 +19,7 @@ import (
 
 var _ order.Store = (*DB)(nil)
 
-const orderColumns = `id, status, doc, created_by, modified_by, created_at, version`
+const orderColumns = `id, status, doc, raw_payload_id, created_by, modified_by, created_at, version`
 
 // orderRow is an order as read, with its optimistic-lock version.
 type orderRow struct {
@@ -30,14 +31,16 @@ func scanOrder(row interface{ Scan(...any) error }) (orderRow, error) {
 	var doc, status string
 	var created int64
 	r := orderRow{o: &order.Order{}}
-	var id, by, modBy string
-	if err := row.Scan(&id, &status, &doc, &by, &modBy, &created, &r.version); err != nil {
+	var id, raw, by, modBy string
+	if err := row.Scan(&id, &status, &doc, &raw, &by, &modBy, &created, &r.version); err != nil {
 		return r, err
 	}
 	if err := json.Unmarshal([]byte(doc), r.o); err != nil {
 		return r, fmt.Errorf("decode order %s: %w", id, err)
 	}
-	r.o.ID, r.o.Status, r.o.CreatedBy, r.o.ModifiedBy, r.o.CreatedAt = id, order.Status(status), by, modBy, fromMicros(created)
+	// The columns hold what the document may lack (see insertOrder).
+	r.o.ID, r.o.Status, r.o.RawPayloadID = id, order.Status(status), raw
+	r.o.CreatedBy, r.o.ModifiedBy, r.o.CreatedAt = by, modBy, fromMicros(created)
 	if r.o.Warnings == nil {
 		r.o.Warnings = []order.Warning{}
 	}
@@ -56,18 +59,23 @@ func document(o *order.Order) (string, error) {
 // insertOrder inserts o unless an order with its channel, source and
 // external id exists, and reports whether it did. ON CONFLICT DO NOTHING
 // keeps the unique constraint the judge: on PostgreSQL a racing insert
-// waits for the other transaction and then finds its row.
-func (tx *Tx) insertOrder(ctx context.Context, o *order.Order, hash string) (bool, error) {
-	doc, err := document(o)
-	if err != nil {
-		return false, err
+// waits for the other transaction and then finds its row. doc, when not
+// nil, is o encoded before its ID, raw payload and creation time were
+// set (intake.Ingest.Doc): those have columns, which scanOrder reads.
+func (tx *Tx) insertOrder(ctx context.Context, o *order.Order, hash string, doc []byte) (bool, error) {
+	if doc == nil {
+		d, err := document(o)
+		if err != nil {
+			return false, err
+		}
+		doc = []byte(d)
 	}
 	res, err := tx.exec(ctx, `INSERT INTO orders (id, channel, source, external_id, number, status, currency, total,
 		customer_name, customer_email, placed_at, doc, content_hash, raw_payload_id, created_by, modified_by, created_at, updated_at, version)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 1)
 		ON CONFLICT DO NOTHING`,
 		o.ID, o.Channel, o.Source, o.ExternalID, o.Number, string(o.Status), o.Currency, o.Total,
-		o.Customer.Name, o.Customer.Email, micros(o.PlacedAt), doc, hash, o.RawPayloadID,
+		o.Customer.Name, o.Customer.Email, micros(o.PlacedAt), string(doc), hash, o.RawPayloadID,
 		o.CreatedBy, o.ModifiedBy, micros(o.CreatedAt), micros(tx.now))
 	if err != nil {
 		return false, err
@@ -80,7 +88,7 @@ func (tx *Tx) insertOrder(ctx context.Context, o *order.Order, hash string) (boo
 // the same channel, source and external id exists.
 func (db *DB) CreateOrder(ctx context.Context, o *order.Order, ev audit.Event) error {
 	return db.inTx(ctx, func(tx *Tx) error {
-		id := newID("ord")
+		id := newSortedID("ord", tx.now)
 		prev := o.ID
 		o.ID = id
 		if o.ExternalID == "" {
@@ -92,7 +100,7 @@ func (db *DB) CreateOrder(ctx context.Context, o *order.Order, ev audit.Event) e
 		if o.CreatedAt.IsZero() {
 			o.CreatedAt = tx.now
 		}
-		ok, err := tx.insertOrder(ctx, o, "")
+		ok, err := tx.insertOrder(ctx, o, "", nil)
 		if err != nil {
 			o.ID = prev
 			return err
@@ -322,7 +330,7 @@ func (tx *Tx) changeOrder(ctx context.Context, r orderRow, change func(o *order.
 // id the source already sent, stores nothing, and raw.ID names the row.
 func (tx *Tx) saveRaw(ctx context.Context, raw *intake.Raw) error {
 	if raw.ID == "" {
-		raw.ID = newID("raw")
+		raw.ID = newSortedID("raw", tx.now)
 	}
 	var delivery any
 	if raw.DeliveryID != "" {
@@ -385,7 +393,7 @@ func (tx *Tx) ingest(ctx context.Context, in intake.Ingest) (intake.Stored, erro
 		var hash string
 		err := tx.queryRow(ctx, `SELECT content_hash FROM orders WHERE channel = $1 AND source = $2 AND external_id = $3`, key...).Scan(&hash)
 		if errors.Is(err, sql.ErrNoRows) {
-			o.ID = newID("ord")
+			o.ID = newSortedID("ord", tx.now)
 			if o.CreatedAt.IsZero() {
 				o.CreatedAt = tx.now
 			}
@@ -393,7 +401,7 @@ func (tx *Tx) ingest(ctx context.Context, in intake.Ingest) (intake.Stored, erro
 				return err
 			}
 			o.RawPayloadID = in.Raw.ID
-			created, err := tx.insertOrder(ctx, o, in.Hash)
+			created, err := tx.insertOrder(ctx, o, in.Hash, in.Doc)
 			if err != nil {
 				return err
 			}
@@ -443,7 +451,15 @@ func (tx *Tx) ingest(ctx context.Context, in intake.Ingest) (intake.Stored, erro
 	return st, err
 }
 
+// touchSource records a delivery of source id at the transaction's time,
+// once per transaction: a batch of its orders sets the same time.
 func (tx *Tx) touchSource(ctx context.Context, id string) error {
-	_, err := tx.exec(ctx, `UPDATE sources SET last_delivery_at = $1 WHERE id = $2`, micros(tx.now), id)
-	return err
+	if slices.Contains(tx.touched, id) {
+		return nil
+	}
+	if _, err := tx.exec(ctx, `UPDATE sources SET last_delivery_at = $1 WHERE id = $2`, micros(tx.now), id); err != nil {
+		return err
+	}
+	tx.touched = append(tx.touched, id)
+	return nil
 }

@@ -20,7 +20,7 @@ var _ intake.PayloadStore = (*DB)(nil)
 func (db *DB) CreatePayload(ctx context.Context, raw *intake.Raw) error {
 	return db.inTx(ctx, func(tx *Tx) error {
 		if raw.ID == "" {
-			raw.ID = newID("raw")
+			raw.ID = newSortedID("raw", tx.now)
 		}
 		if raw.ReceivedAt.IsZero() {
 			raw.ReceivedAt = tx.now
