@@ -1,11 +1,10 @@
 package password
 
 import (
+	_ "embed"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
-	"github.com/trustelem/zxcvbn/frequency"
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/ordergate/ordergate"
@@ -56,7 +55,7 @@ func Check(pw, username string) error {
 			return reject(ReasonContext)
 		}
 	}
-	if common()[n] || common()[lower] {
+	if common(n) || common(lower) {
 		return reject(ReasonCommon)
 	}
 	if monotone(n) {
@@ -69,19 +68,36 @@ func reject(reason string) error {
 	return ordergate.FieldError(ordergate.EINVALID, "password", reason)
 }
 
-// common returns the set of common passwords long enough to pass the length
-// check, lower-cased. The list is zxcvbn's (from the Xato corpus of leaked
-// passwords), embedded in the binary by github.com/trustelem/zxcvbn.
-var common = sync.OnceValue(func() map[string]bool {
-	list := frequency.FrequencyLists["passwords"]
-	set := make(map[string]bool, len(list)/2)
-	for _, p := range list {
-		if utf8.RuneCountInString(p) >= MinLength {
-			set[strings.ToLower(p)] = true
+// commonList holds the common passwords long enough to pass the length
+// check, lower-cased, sorted bytewise, one per line: the entries of 8 or
+// more characters of zxcvbn's "passwords" list (from the Xato corpus of
+// leaked passwords; see NOTICE). It is searched where it lies in the
+// binary's read-only data, so it costs no memory until a password is
+// checked, and then only the few pages a search touches.
+//
+//go:embed common.txt
+var commonList string
+
+// common reports whether s is a line of commonList, by binary search over
+// the byte offsets of the list: each probe reads the line around the
+// middle of the range left.
+func common(s string) bool {
+	lo, hi := 0, len(commonList) // both at the start of a line (or the end)
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		start := lo + strings.LastIndexByte(commonList[lo:mid], '\n') + 1
+		end := start + strings.IndexByte(commonList[start:], '\n')
+		switch c := strings.Compare(s, commonList[start:end]); {
+		case c == 0:
+			return true
+		case c < 0:
+			hi = start
+		default:
+			lo = end + 1
 		}
 	}
-	return set
-})
+	return false
+}
 
 // monotone reports whether s is one character repeated or a run whose code
 // points all step by the same +1 or -1 ("aaaaaaaa", "abcdefgh", "87654321").

@@ -2,8 +2,10 @@ package password
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/ordergate/ordergate"
 )
@@ -177,6 +179,41 @@ func TestCheck(t *testing.T) {
 				t.Errorf("error %q echoes the password", err)
 			}
 		})
+	}
+}
+
+// TestCommonList checks the embedded list that common searches: sorted
+// bytewise without duplicates (else the search misses entries), lower
+// case, each line long enough to pass the length check, and every entry
+// found while its neighbours in the byte order are not.
+func TestCommonList(t *testing.T) {
+	if !strings.HasSuffix(commonList, "\n") {
+		t.Fatal("common.txt does not end with a newline")
+	}
+	lines := strings.Split(strings.TrimSuffix(commonList, "\n"), "\n")
+	if len(lines) < 10000 {
+		t.Errorf("common.txt has %d lines, want the whole list (over 10,000)", len(lines))
+	}
+	for i, l := range lines {
+		if i > 0 && lines[i-1] >= l {
+			t.Errorf("line %d %q does not sort after %q", i+1, l, lines[i-1])
+		}
+		if strings.ToLower(l) != l || utf8.RuneCountInString(l) < MinLength {
+			t.Errorf("line %d %q is not lower case or shorter than %d", i+1, l, MinLength)
+		}
+		if !common(l) {
+			t.Errorf("common(%q) = false, want true", l)
+		}
+		for _, near := range []string{l[:len(l)-1], l + "\x00", l + "~"} {
+			if common(near) && !slices.Contains(lines, near) {
+				t.Errorf("common(%q) = true, want false", near)
+			}
+		}
+	}
+	for _, s := range []string{"", "\n", "!", "~~~~~~~~~~~~", "correct horse battery staple"} {
+		if common(s) {
+			t.Errorf("common(%q) = true, want false", s)
+		}
 	}
 }
 
