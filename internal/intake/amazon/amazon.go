@@ -111,7 +111,7 @@ func Parse(data []byte) ([]order.Order, error) {
 			src = p
 		}
 		if src.Has("Orders") {
-			fe.Add(src.Path("Orders"), "a getOrders list is not accepted: send one order with its items")
+			src.Add("Orders", "a getOrders list is not accepted: send one order with its items")
 			return
 		}
 
@@ -127,18 +127,18 @@ func Parse(data []byte) ([]order.Order, error) {
 				p = pp
 			}
 			if p.String("NextToken") != "" {
-				fe.Add(p.Path("NextToken"), "the item list has more pages: join every page of getOrderItems into one list")
+				p.Add("NextToken", "the item list has more pages: join every page of getOrderItems into one list")
 			}
 			id, orderID := p.String("AmazonOrderId"), src.String("AmazonOrderId")
 			if id != "" && orderID != "" && id != orderID {
-				fe.Add(p.Path("AmazonOrderId"), "items of order "+channeljson.Quote(id)+", not of "+channeljson.Quote(orderID))
+				p.Add("AmazonOrderId", "items of order "+channeljson.Quote(id)+", not of "+channeljson.Quote(orderID))
 			}
 			items, itemsIn, itemsKey = p.Objects("OrderItems"), p, "OrderItems"
 		default:
 			fe.Add("items", "must be an object or an array")
 			return
 		}
-		o = convert(src, items, itemsIn, itemsKey, &fe)
+		o = convert(src, items, itemsIn, itemsKey)
 	})
 	if err != nil {
 		return nil, err
@@ -150,8 +150,9 @@ func Parse(data []byte) ([]order.Order, error) {
 }
 
 // convert maps an order a and its items, the member itemsKey of itemsIn,
-// to a canonical order, recording problems in fe.
-func convert(a channeljson.Object, items []channeljson.Object, itemsIn channeljson.Object, itemsKey string, fe *channeljson.FieldErrors) order.Order {
+// to a canonical order, recording problems in the FieldErrors they were
+// read with.
+func convert(a channeljson.Object, items []channeljson.Object, itemsIn channeljson.Object, itemsKey string) order.Order {
 	o := order.Order{
 		Channel:    order.ChannelAmazon,
 		ExternalID: a.String("AmazonOrderId"),
@@ -160,7 +161,7 @@ func convert(a channeljson.Object, items []channeljson.Object, itemsIn channeljs
 	}
 	o.Number = cmp.Or(a.String("SellerOrderId"), o.ExternalID)
 	if o.ExternalID == "" {
-		fe.Add(a.Path("AmazonOrderId"), "required")
+		a.Add("AmazonOrderId", "required")
 	}
 	warn := func(code, msg string) { o.Warnings = append(o.Warnings, order.Warning{Code: code, Message: msg}) }
 
@@ -178,10 +179,9 @@ func convert(a channeljson.Object, items []channeljson.Object, itemsIn channeljs
 	}
 	var known bool
 	if currencyAt.Present() {
-		o.Currency = currencyAt.String("CurrencyCode")
-		known = fe.Currency(o.Currency, currencyAt.Path("CurrencyCode"))
+		o.Currency, known = currencyAt.Currency("CurrencyCode")
 	} else {
-		fe.Add(a.Path("OrderTotal"), "required: neither the order nor its items state a currency")
+		a.Add("OrderTotal", "required: neither the order nor its items state a currency")
 	}
 	cur := o.Currency
 	// amount returns the Money at member key of in, which must be in the
@@ -196,10 +196,10 @@ func convert(a channeljson.Object, items []channeljson.Object, itemsIn channeljs
 			return 0
 		case code == cur:
 		case code == "":
-			fe.Add(m.Path("CurrencyCode"), "required")
+			m.Add("CurrencyCode", "required")
 			return 0
 		default:
-			fe.Add(m.Path("CurrencyCode"), "must be "+cur+", the order's currency, not "+channeljson.Quote(code))
+			m.Add("CurrencyCode", "must be "+cur+", the order's currency, not "+channeljson.Quote(code))
 			return 0
 		}
 		return m.Amount("Amount", cur)

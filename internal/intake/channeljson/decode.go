@@ -23,7 +23,6 @@ import (
 	"strings"
 
 	"github.com/ordergate/ordergate"
-	"github.com/ordergate/ordergate/internal/order"
 )
 
 // Number is a JSON number or a string holding one, kept as its text so that
@@ -130,20 +129,6 @@ func minus(a, b int64) (int64, bool) {
 		return 0, false
 	}
 	return d, true
-}
-
-// Currency checks that code is a known ISO 4217 currency, recording a
-// problem at path when it is missing or unknown.
-func (fe *FieldErrors) Currency(code, path string) bool {
-	if code == "" {
-		fe.Add(path, "required")
-		return false
-	}
-	if _, ok := order.MinorDigits(code); !ok {
-		fe.Add(path, "unknown currency "+Quote(code))
-		return false
-	}
-	return true
 }
 
 // Quote renders s for a message, quoted and cut short when long.

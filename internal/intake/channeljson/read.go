@@ -1,11 +1,10 @@
 package channeljson
 
 import (
-	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"strconv"
 	"sync"
 	"time"
@@ -29,8 +28,8 @@ func Read(data []byte, fe *FieldErrors, read func(top Value)) error {
 	if !r.scan(data) {
 		return malformed(data)
 	}
-	r.fe, r.index = fe, r.index[:0]
-	read(Value{at: 0, r: r})
+	r.fe, r.members, r.buckets, r.steps = fe, r.members[:0], r.buckets[:0], append(r.steps[:0], step{})
+	read(Value{at: 0, path: 0, r: r})
 	return nil
 }
 
@@ -48,6 +47,9 @@ func Valid(data []byte) error {
 // malformed returns the EINVALID error for data, which the scanner
 // refused: encoding/json refuses it too, and names the place.
 func malformed(data []byte) error {
+	if len(data) > maxSize {
+		return &ordergate.Error{Code: ordergate.EINVALID, Message: "JSON document larger than 2 GiB"}
+	}
 	if err := json.Unmarshal(data, new(json.RawMessage)); err != nil {
 		return decodeError(data, err)
 	}
@@ -60,8 +62,39 @@ var readers = sync.Pool{New: func() any { return new(reader) }}
 // reader is the state of one Read.
 type reader struct {
 	scanner
-	index []int // the key indexes of the Objects read, back to back
-	fe    *FieldErrors
+	members []member // the members of the Objects read, object after object
+	buckets []int    // the buckets of the Objects read, object after object
+	steps   []step   // the paths of the Values read; steps[0] is the top
+	fe      *FieldErrors
+}
+
+// step is the last step of a JSON path: a member key or an array index
+// within the path steps[parent]. Paths are kept as steps, and made into
+// text only for a problem.
+type step struct {
+	parent int
+	key    string
+	index  int // -1 for a member
+}
+
+// child returns the path of member key (index -1) or element index of the
+// value at path parent.
+func (r *reader) child(parent int, key string, index int) int {
+	r.steps = append(r.steps, step{parent, key, index})
+	return len(r.steps) - 1
+}
+
+// path returns path p as text, such as "order.line_items[1].quantity"; the
+// top is "".
+func (r *reader) path(p int) string {
+	if p == 0 {
+		return ""
+	}
+	st := r.steps[p]
+	if st.index >= 0 {
+		return r.path(st.parent) + "[" + strconv.Itoa(st.index) + "]"
+	}
+	return JoinPath(r.path(st.parent), st.key)
 }
 
 // release lets go of the document and returns r to readers.
@@ -69,10 +102,6 @@ func (r *reader) release() {
 	r.data, r.fe = nil, nil
 	readers.Put(r)
 }
-
-// seed makes the key indexes' hashes unpredictable, so that no payload can
-// be made of keys that all collide.
-var seed = maphash.MakeSeed()
 
 // text returns the JSON text of node i.
 func (r *reader) text(i int) []byte {
@@ -93,59 +122,61 @@ func (r *reader) str(i int) string {
 	return out
 }
 
-// keyIs reports whether node i, a key, is key.
-func (r *reader) keyIs(i int, key string) bool {
-	if r.nodes[i].esc {
-		return r.str(i) == key
-	}
-	t := r.text(i)
-	return string(t[1:len(t)-1]) == key
+// member is a key of an object, for lookups.
+type member struct {
+	key  int    // its node; the value's is the next one
+	name string // the key decoded, when it has escapes
+	next int    // the member before it in its bucket, plus one, or 0
 }
 
-// keyHash returns the hash of node i, a key.
-func (r *reader) keyHash(i int) uint64 {
-	if r.nodes[i].esc {
-		return maphash.String(seed, r.str(i))
-	}
-	t := r.text(i)
-	return maphash.Bytes(seed, t[1:len(t)-1])
-}
-
-// sameKey reports whether nodes a and b are the same key.
-func (r *reader) sameKey(a, b int) bool {
-	if r.nodes[a].esc || r.nodes[b].esc {
-		return r.str(a) == r.str(b)
-	}
-	return bytes.Equal(r.text(a), r.text(b))
-}
-
-// object returns node at, an object found at path, with an index of its
-// keys: an open-addressing hash table of key node indexes plus one, where
-// a later repeat of a key replaces the earlier one.
-func (r *reader) object(at int, path string) Object {
-	size := 8
-	for size < 2*r.nodes[at].n {
+// object returns node at, an object found at path, with its members
+// chained into buckets for lookups.
+func (r *reader) object(at, path int) Object {
+	n := int(r.nodes[at].n)
+	size := 4
+	for size < n {
 		size *= 2
 	}
-	start := len(r.index)
-	r.index = append(r.index, make([]int, size)...)
-	table := r.index[start : start+size : start+size]
-	mask := uint64(size - 1)
-	for k := at + 1; k < r.nodes[at].next; k = r.nodes[k+1].next {
-		h := r.keyHash(k) & mask
-		for table[h] != 0 && !r.sameKey(table[h]-1, k) {
-			h = (h + 1) & mask
+	start, first := len(r.buckets), len(r.members)
+	r.buckets = append(r.buckets, make([]int, size)...)
+	buckets := r.buckets[start : start+size : start+size]
+	for k := at + 1; k < int(r.nodes[at].next); k = int(r.nodes[k+1].next) {
+		m := member{key: k}
+		var b int
+		if r.nodes[k].esc {
+			m.name = r.str(k)
+			b = bucket(m.name) & (size - 1)
+		} else {
+			b = bucket(r.keyText(k)) & (size - 1)
 		}
-		table[h] = k + 1
+		m.next, buckets[b] = buckets[b], len(r.members)-first+1
+		r.members = append(r.members, m)
 	}
-	return Object{table: table, path: path, r: r, present: true}
+	end := len(r.members)
+	return Object{buckets: buckets, members: r.members[first:end:end], path: path, r: r, present: true}
+}
+
+// keyText returns node k, a key without escapes, between its quotes.
+func (r *reader) keyText(k int) []byte {
+	return r.data[r.nodes[k].start+1 : r.nodes[k].end-1]
+}
+
+// bucket spreads keys over buckets by their length and three of their
+// bytes. Keys chosen to share a bucket only make lookups scan it, as a
+// parser makes a fixed number of lookups: no payload can make them
+// costlier than a scan of its keys.
+func bucket[T string | []byte](key T) int {
+	if len(key) == 0 {
+		return 0
+	}
+	return len(key) + int(key[0])*3 + int(key[len(key)/2])*5 + int(key[len(key)-1])*7
 }
 
 // Value is one value of a document being read, at a JSON path. An absent
 // Value (a missing member) reads like null.
 type Value struct {
 	at   int // its node, or -1 when absent
-	path string
+	path int // in r.steps
 	r    *reader
 }
 
@@ -196,8 +227,8 @@ func (v Value) Objects() []Object {
 		return nil
 	}
 	out := make([]Object, v.r.nodes[v.at].n)
-	for i, e := 0, v.at+1; i < len(out); i, e = i+1, v.r.nodes[e].next {
-		out[i] = Value{at: e, path: v.path + "[" + strconv.Itoa(i) + "]", r: v.r}.Object()
+	for i, e := 0, v.at+1; i < len(out); i, e = i+1, int(v.r.nodes[e].next) {
+		out[i] = Value{at: e, path: v.r.child(v.path, "", i), r: v.r}.Object()
 	}
 	return out
 }
@@ -207,16 +238,8 @@ func (v Value) Objects() []Object {
 // document wrong, so FieldErrors reports such problems alone.
 func (v Value) wantKind(want string) {
 	if k := v.Kind(); k != "null" {
-		v.r.fe.addKind(pathOrTop(v.path), "must be "+want+", not "+k)
+		v.r.fe.addKind(cmp.Or(v.r.path(v.path), "$"), "must be "+want+", not "+k)
 	}
-}
-
-// pathOrTop returns path, or "$" for the top of the document.
-func pathOrTop(path string) string {
-	if path == "" {
-		return "$"
-	}
-	return path
 }
 
 // Object is a JSON object of a document being read, at a JSON path. Its
@@ -225,8 +248,9 @@ func pathOrTop(path string) string {
 // null reads as the zero value. An absent Object (null or missing) reads
 // as empty.
 type Object struct {
-	table   []int // the index of its keys, made by reader.object
-	path    string
+	buckets []int    // the first member of each bucket, plus one, or 0
+	members []member // made by reader.object
+	path    int      // in r.steps
 	r       *reader
 	present bool
 }
@@ -239,19 +263,24 @@ func (o Object) Present() bool {
 
 // Path returns the JSON path of o's member key.
 func (o Object) Path(key string) string {
-	return JoinPath(o.path, key)
+	return JoinPath(o.r.path(o.path), key)
 }
 
 // find returns the node of the value of member key, or -1. When a key
-// appears more than once the last one counts, as with encoding/json.
+// appears more than once the last one counts, as with encoding/json: its
+// bucket holds the members last first.
 func (o Object) find(key string) int {
-	if len(o.table) == 0 {
+	if len(o.buckets) == 0 {
 		return -1
 	}
-	mask := uint64(len(o.table) - 1)
-	for h := maphash.String(seed, key) & mask; o.table[h] != 0; h = (h + 1) & mask {
-		if k := o.table[h] - 1; o.r.keyIs(k, key) {
-			return k + 1
+	for i := o.buckets[bucket(key)&(len(o.buckets)-1)]; i != 0; i = o.members[i-1].next {
+		m := &o.members[i-1]
+		if o.r.nodes[m.key].esc {
+			if m.name == key {
+				return m.key + 1
+			}
+		} else if string(o.r.keyText(m.key)) == key {
+			return m.key + 1
 		}
 	}
 	return -1
@@ -259,7 +288,7 @@ func (o Object) find(key string) int {
 
 // Value returns the member key, absent when o has none.
 func (o Object) Value(key string) Value {
-	return Value{at: o.find(key), path: o.Path(key), r: o.r}
+	return Value{at: o.find(key), path: o.r.child(o.path, key, -1), r: o.r}
 }
 
 // Has reports whether o has the member key with a value other than null.
@@ -321,9 +350,24 @@ func (o Object) Number(key string) Number {
 	}
 }
 
-// add records problem at the path of o's member key.
-func (o Object) add(key, problem string) {
+// Add records problem at the path of o's member key.
+func (o Object) Add(key, problem string) {
 	o.r.fe.Add(o.Path(key), problem)
+}
+
+// Currency returns the member key, an ISO 4217 currency code, and whether
+// it is a known one; a missing or unknown code is recorded as a problem.
+func (o Object) Currency(key string) (string, bool) {
+	code := o.String(key)
+	switch _, ok := order.MinorDigits(code); {
+	case code == "":
+		o.Add(key, "required")
+	case !ok:
+		o.Add(key, "unknown currency "+Quote(code))
+	default:
+		return code, true
+	}
+	return code, false
 }
 
 // Amount returns the member key, an amount in currency, in minor units; a
@@ -331,7 +375,7 @@ func (o Object) add(key, problem string) {
 func (o Object) Amount(key, currency string) int64 {
 	v, problem := o.Number(key).amount(currency)
 	if problem != "" {
-		o.add(key, problem)
+		o.Add(key, problem)
 	}
 	return v
 }
@@ -349,7 +393,7 @@ func (o Object) Stated(key, currency string, computed int64) int64 {
 func (o Object) Integer(key string) int64 {
 	v, problem := o.Number(key).integer()
 	if problem != "" {
-		o.add(key, problem)
+		o.Add(key, problem)
 	}
 	return v
 }
@@ -366,7 +410,7 @@ func (o Object) ID(key string) string {
 func (o Object) RequiredID(key string) string {
 	id, ok := o.id(key)
 	if id == "" && ok {
-		o.add(key, "required")
+		o.Add(key, "required")
 	}
 	return id
 }
@@ -375,7 +419,7 @@ func (o Object) RequiredID(key string) string {
 func (o Object) id(key string) (string, bool) {
 	n := o.Number(key)
 	if problem := n.kindProblem(); problem != "" {
-		o.add(key, problem)
+		o.Add(key, problem)
 		return "", false
 	}
 	return n.Text, true
@@ -394,7 +438,7 @@ func (o Object) Time(key, layout string) time.Time {
 		t, err = time.Parse(layout, s)
 	}
 	if err != nil {
-		o.add(key, "not a date-time: "+Quote(s))
+		o.Add(key, "not a date-time: "+Quote(s))
 		return time.Time{}
 	}
 	return t.UTC()
@@ -425,7 +469,7 @@ func (o Object) Times(a, b int64, key string) int64 {
 // key when the arithmetic that gave it overflowed.
 func (o Object) fits(v int64, ok bool, key string) int64 {
 	if !ok {
-		o.add(key, "amount too large")
+		o.Add(key, "amount too large")
 	}
 	return v
 }

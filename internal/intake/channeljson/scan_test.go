@@ -54,13 +54,13 @@ func (r *reader) tree(i int) any {
 	switch n.kind {
 	case '{':
 		m := make(map[string]any)
-		for k := i + 1; k < n.next; k = r.nodes[k+1].next {
+		for k := i + 1; k < int(n.next); k = int(r.nodes[k+1].next) {
 			m[r.str(k)] = r.tree(k + 1)
 		}
 		return m
 	case '[':
 		a := make([]any, 0, n.n)
-		for e := i + 1; e < n.next; e = r.nodes[e].next {
+		for e := i + 1; e < int(n.next); e = int(r.nodes[e].next) {
 			a = append(a, r.tree(e))
 		}
 		return a
@@ -72,4 +72,22 @@ func (r *reader) tree(i int) any {
 		return n.kind == 't'
 	}
 	return nil
+}
+
+// BenchmarkValid times the scanner alone on the JSON channels' fixtures.
+func BenchmarkValid(b *testing.B) {
+	for _, name := range []string{"../shopify/testdata/python-order.json", "../woocommerce/testdata/v3-retrieve-order.json", "../amazon/testdata/getOrder-sandbox-200.json"} {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(filepath.Base(name), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for i := 0; i < b.N; i++ {
+				if err := Valid(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -65,12 +65,12 @@ func Parse(data []byte) ([]order.Order, error) {
 	err := channeljson.Read(data, &fe, func(top channeljson.Value) {
 		b := top.Object()
 		if s := b.Object("order"); s.Present() {
-			out = []order.Order{convert(s, &fe)}
+			out = []order.Order{convert(s)}
 			return
 		}
 		list := b.Objects("orders")
 		if list == nil {
-			out = []order.Order{convert(b, &fe)} // a bare order
+			out = []order.Order{convert(b)} // a bare order
 			return
 		}
 		if len(list) == 0 {
@@ -78,7 +78,7 @@ func Parse(data []byte) ([]order.Order, error) {
 		}
 		out = make([]order.Order, len(list))
 		for i, s := range list {
-			out[i] = convert(s, &fe)
+			out[i] = convert(s)
 		}
 	})
 	if err != nil {
@@ -102,8 +102,8 @@ func notObject(data []byte, c byte) error {
 }
 
 // convert maps one Shopify order s to a canonical order, recording
-// problems in fe.
-func convert(s channeljson.Object, fe *channeljson.FieldErrors) order.Order {
+// problems in the FieldErrors s was read with.
+func convert(s channeljson.Object) order.Order {
 	lineItems := s.Objects("line_items")
 	o := order.Order{
 		Channel:           order.ChannelShopify,
@@ -111,13 +111,12 @@ func convert(s channeljson.Object, fe *channeljson.FieldErrors) order.Order {
 		Warnings:          make([]order.Warning, 0),
 		ExternalID:        s.RequiredID("id"),
 		Number:            s.String("name"),
-		Currency:          s.String("currency"),
 		PaymentStatus:     s.String("financial_status"),
 		FulfillmentStatus: s.String("fulfillment_status"),
 	}
 	// With an unknown currency every amount reads as zero, but the rest is
 	// still read, so that values of the wrong kind are found.
-	fe.Currency(o.Currency, s.Path("currency"))
+	o.Currency, _ = s.Currency("currency")
 	if o.FulfillmentStatus == "" {
 		o.FulfillmentStatus = "unfulfilled"
 	}

@@ -86,11 +86,11 @@ func Parse(data []byte) ([]order.Order, error) {
 		}
 		b := top.Object()
 		if w := b.Object("order"); w.Present() {
-			out = []order.Order{convert(w, &fe)}
+			out = []order.Order{convert(w)}
 		} else if list := b.Objects("orders"); list != nil {
 			out = convertAll(list, "orders", &fe)
 		} else {
-			out = []order.Order{convert(b, &fe)} // a bare v3 order
+			out = []order.Order{convert(b)} // a bare v3 order
 		}
 	})
 	if err != nil {
@@ -109,26 +109,25 @@ func convertAll(list []channeljson.Object, path string, fe *channeljson.FieldErr
 	}
 	out := make([]order.Order, len(list))
 	for i, w := range list {
-		out[i] = convert(w, fe)
+		out[i] = convert(w)
 	}
 	return out
 }
 
 // convert maps one WooCommerce order w to a canonical order, recording
-// problems in fe.
-func convert(w channeljson.Object, fe *channeljson.FieldErrors) order.Order {
+// problems in the FieldErrors w was read with.
+func convert(w channeljson.Object) order.Order {
 	lineItems := w.Objects("line_items")
 	o := order.Order{
 		Channel:    order.ChannelWooCommerce,
 		ExternalID: w.RequiredID("id"),
-		Currency:   w.String("currency"),
 		Lines:      make([]order.Line, len(lineItems)),
 		Warnings:   make([]order.Warning, 0),
 	}
 	w.Bool("prices_include_tax") // only its kind is checked: line amounts are before tax either way
 	// With an unknown currency every amount reads as zero, but the rest is
 	// still read, so that values of the wrong kind are found.
-	fe.Currency(o.Currency, w.Path("currency"))
+	o.Currency, _ = w.Currency("currency")
 	cur := o.Currency
 	o.Number = w.ID("number")
 	if o.Number == "" {
