@@ -1,16 +1,16 @@
 // Package channeljson is the shared decoding vocabulary of the JSON channel
 // parsers under internal/intake (shopify, woocommerce, amazon).
 //
-// Read parses a payload once with fastjson, held to exactly what
-// encoding/json accepts, and hands the parser its top-level Value; the
-// parser reads the members it needs through Object's typed getters, which
-// keep JSON numbers as their text so that no amount ever passes through
-// float64 (Number), convert channel scalars into canonical values, and
-// record every problem, a value of the wrong kind or a bad amount, under
-// its JSON path (FieldErrors). Keys match exactly, and the last of
-// repeated keys counts. Malformed JSON is reported with the byte offset,
-// line, column and path that encoding/json finds. The package knows
-// nothing of any one channel's payload.
+// Read scans a payload once, accepting exactly what encoding/json accepts,
+// into a flat list of where each value is (scan.go), and hands the parser
+// its top-level Value; the parser reads the members it needs through
+// Object's typed getters, which keep JSON numbers as their text so that no
+// amount ever passes through float64 (Number), convert channel scalars
+// into canonical values, and record every problem, a value of the wrong
+// kind or a bad amount, under its JSON path (FieldErrors). Keys match
+// exactly, and the last of repeated keys counts. Malformed JSON is
+// reported with the byte offset, line, column and path that encoding/json
+// finds. The package knows nothing of any one channel's payload.
 package channeljson
 
 import (

@@ -97,10 +97,17 @@ func (r *reader) path(p int) string {
 	return JoinPath(r.path(st.parent), st.key)
 }
 
-// release lets go of the document and returns r to readers.
+// maxPooled is the most nodes a reader keeps for reuse: about 1.3 MB,
+// where a channel's order takes a few hundred.
+const maxPooled = 1 << 16
+
+// release lets go of the document and returns r to readers, unless an
+// unusually large document grew its memory.
 func (r *reader) release() {
 	r.data, r.fe = nil, nil
-	readers.Put(r)
+	if cap(r.nodes) <= maxPooled {
+		readers.Put(r)
+	}
 }
 
 // text returns the JSON text of node i.

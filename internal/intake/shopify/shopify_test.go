@@ -83,6 +83,7 @@ func TestParseShapes(t *testing.T) {
 		{"order envelope", `{"order": ` + bare + `}`, []string{"7"}},
 		{"orders envelope", `{"orders": [` + bare + `, {"id": "8", "currency": "KWD"}]}`, []string{"7", "8"}},
 		{"leading white space", " \n\t" + bare, []string{"7"}},
+		{"repeated key: the last counts", `{"order": {"id": 1, "currency": "USD"}, "order": ` + bare + `}`, []string{"7"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -171,6 +172,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad date", `{"order": {"id": 1, "currency": "USD", "created_at": "yesterday"}}`, ordergate.EUNPROCESSABLE, []string{"order.created_at"}},
 		{"overflow", `{"order": {"id": 1, "currency": "USD", "line_items": [{"quantity": 9223372036854775807, "price": "2"}]}}`,
 			ordergate.EUNPROCESSABLE, []string{"order.line_items[0].price"}},
+		{"wrong kind behind an unknown currency", `{"orders": [{"id": 1, "currency": "XXX", "line_items": [{"sku": 5}]}]}`,
+			ordergate.EUNPROCESSABLE, []string{"orders[0].line_items[0].sku"}},
 		{"odd key in path", `{"order": {"id": 1, "currency": "USD", "line_items": [{"sku": "A", "tax_lines": [{"price": {}}]}]}}`,
 			ordergate.EUNPROCESSABLE, []string{"order.line_items[0].tax_lines[0].price"}},
 	}

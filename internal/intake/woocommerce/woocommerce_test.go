@@ -197,6 +197,9 @@ func TestParseErrors(t *testing.T) {
 		{"legacy string price not exact", `{"order": {"id": 1, "currency": "USD", "line_items": [{"quantity": 1, "price": "1.234"}]}}`,
 			ordergate.EUNPROCESSABLE, []string{"order.line_items[0].price"}},
 		{"bad date", `{"id": 1, "currency": "USD", "date_created_gmt": "22/03/2017"}`, ordergate.EUNPROCESSABLE, []string{"date_created_gmt"}},
+		{"wrong kind behind an unknown currency", `[{"id": 1, "currency": "XXX", "line_items": [{"sku": ["A"]}]}]`,
+			ordergate.EUNPROCESSABLE, []string{"[0].line_items[0].sku"}},
+		{"array element of wrong kind", `[{"id": 1, "currency": "USD"}, 7]`, ordergate.EUNPROCESSABLE, []string{"[1]"}},
 		{"prices_include_tax of wrong type", `{"id": 1, "currency": "USD", "prices_include_tax": "no"}`, ordergate.EUNPROCESSABLE, []string{"prices_include_tax"}},
 	}
 	for _, tt := range tests {
