@@ -15,11 +15,14 @@ var _ audit.Reader = (*DB)(nil)
 // first, which takes its lock, so concurrent writers (even in several
 // processes) append one after the other without gaps.
 //
-// The head this process wrote last is kept: when the row still holds
-// it, one UPDATE conditioned on it takes the lock and moves the head.
-// Its MAC is in the condition, so an append never links to a head that
-// another process, or a transaction rolled back, left otherwise; then
-// the head is read under its lock first.
+// With a single writing connection (SQLite), the head this process
+// wrote last is kept: when the row still holds it, one UPDATE
+// conditioned on it takes the lock and moves the head. Its MAC is in the
+// condition, so an append never links to a head that another process,
+// or a transaction rolled back, left otherwise; then the head is read
+// under its lock first. (PostgreSQL's concurrent transactions would
+// mostly find the head moved by the one before them, and pay for a
+// conditional UPDATE that changes nothing.)
 func (tx *Tx) appendAudit(ctx context.Context, evs ...audit.Event) error {
 	for _, e := range evs {
 		if e.At.IsZero() {
@@ -70,7 +73,8 @@ func (tx *Tx) linkAtHead(ctx context.Context, e *audit.Event) (audit.Record, err
 	return r, nil
 }
 
-// headCache is the audit head as this process last wrote it.
+// headCache is the audit head as this process last wrote it. A nil
+// cache keeps nothing.
 type headCache struct {
 	mu   sync.Mutex
 	head audit.Head
@@ -78,12 +82,18 @@ type headCache struct {
 }
 
 func (c *headCache) get() (audit.Head, bool) {
+	if c == nil {
+		return audit.Head{}, false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.head, c.ok
 }
 
 func (c *headCache) set(h audit.Head) {
+	if c == nil {
+		return
+	}
 	c.mu.Lock()
 	c.head, c.ok = h, true
 	c.mu.Unlock()

@@ -54,8 +54,9 @@ type DB struct {
 	dialect Dialect
 	chain   *audit.Chain
 	clock   ordergate.Clock
-	// head is the audit head this process wrote last (appendAudit).
-	head headCache
+	// head is the audit head this process wrote last (appendAudit)
+	// when SetWriter gave a single writing connection; nil otherwise.
+	head *headCache
 	// rebound caches rebound query text by the text written.
 	rebound sync.Map
 	// writeStmts and readStmts cache prepared statements when SetWriter
@@ -84,6 +85,7 @@ func (db *DB) SetWriter(w *sql.DB) {
 	db.writer = w
 	db.writeStmts, db.readStmts = newStmtCache(w, true), newStmtCache(db.db, false)
 	db.ingests = newIngestBatcher(db)
+	db.head = &headCache{}
 }
 
 // SQL returns the underlying database handle.
