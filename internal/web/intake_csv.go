@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -61,7 +62,13 @@ func (s *Server) handleIntakeCSV(w http.ResponseWriter, r *http.Request, a *orde
 		d.APIKey = strings.TrimSpace(t)
 	}
 	body := &csvBody{r: r.Body, rc: http.NewResponseController(w)}
-	sum, err := a.intake.ReceiveCSV(r.Context(), d, body)
+	// The import runs on a context the request's end does not cancel.
+	// modernc.org/sqlite watches a cancellable context with a goroutine
+	// per statement, to interrupt it, which for a file is several
+	// goroutines per order: they cost CPU time and, queued behind the
+	// import on a busy machine, memory for their stacks. A client that
+	// goes away still ends the import: reading the body then fails.
+	sum, err := a.intake.ReceiveCSV(context.WithoutCancel(r.Context()), d, body)
 	if err != nil {
 		outcome := "rejected"
 		if ordergate.ErrorCode(err) == ordergate.EUNAUTHORIZED {
