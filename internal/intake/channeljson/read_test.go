@@ -24,6 +24,18 @@ func read(t *testing.T, data string, fn func(o channeljson.Object)) *ordergate.E
 	return e
 }
 
+// wantProblems fails t unless e is EUNPROCESSABLE with the problems want
+// by path.
+func wantProblems(t *testing.T, e *ordergate.Error, want map[string]string) {
+	t.Helper()
+	if e == nil || e.Code != ordergate.EUNPROCESSABLE {
+		t.Fatalf("Err() = %v, want EUNPROCESSABLE", e)
+	}
+	if !reflect.DeepEqual(e.Fields, want) {
+		t.Errorf("Err() fields = %q, want %q", e.Fields, want)
+	}
+}
+
 func TestObjectNumber(t *testing.T) {
 	tests := []struct {
 		in   string
@@ -131,19 +143,14 @@ func TestObjectWrongKinds(t *testing.T) {
 		s.ID("id")
 		s.Amount("total", "XYZ")
 	})
-	if e == nil || e.Code != ordergate.EUNPROCESSABLE {
-		t.Fatalf("Err() = %v, want EUNPROCESSABLE", e)
-	}
-	want := map[string]string{
+	// The wrong kinds alone, without order.id's bad value.
+	wantProblems(t, e, map[string]string{
 		"order.name":     "must be a string, not number",
 		"order.paid":     "must be true or false, not string",
 		"order.lines":    "must be an array, not object",
 		"order.items[1]": "must be an object, not number",
 		"order.customer": "must be an object, not string",
-	}
-	if !reflect.DeepEqual(e.Fields, want) {
-		t.Errorf("Err() fields = %q, want %q: wrong kinds alone, without order.id's bad value", e.Fields, want)
-	}
+	})
 	if got, want := e.Message, "order.name: must be a string, not number (and 4 more)"; got != want {
 		t.Errorf("Err() message = %q, want %q", got, want)
 	}
@@ -183,10 +190,7 @@ func TestObjectConverters(t *testing.T) {
 			o.Minus(-big-1, 1, "minus")
 			o.Plus(big, 1, "plus") // a second problem at the same path
 		})
-	if e == nil || e.Code != ordergate.EUNPROCESSABLE {
-		t.Fatalf("Err() = %v, want EUNPROCESSABLE", e)
-	}
-	want := map[string]string{
+	wantProblems(t, e, map[string]string{
 		"sub_minor":   `amount "1.005" has more decimals than USD allows (2)`,
 		"not_decimal": `not a decimal amount: "abc"`,
 		"wrong_kind":  "must be a number or a string, not bool",
@@ -196,10 +200,7 @@ func TestObjectConverters(t *testing.T) {
 		"times":       "amount too large",
 		"plus":        "amount too large",
 		"minus":       "amount too large",
-	}
-	if !reflect.DeepEqual(e.Fields, want) {
-		t.Errorf("Err() fields = %q, want %q", e.Fields, want)
-	}
+	})
 }
 
 func TestObjectCurrency(t *testing.T) {
@@ -213,19 +214,13 @@ func TestObjectCurrency(t *testing.T) {
 			}
 		}
 	})
-	want := map[string]string{"kind": "must be a string, not number"}
-	if e == nil || !reflect.DeepEqual(e.Fields, want) {
-		t.Errorf("Err() = %v, want the wrong kind alone, %q", e, want)
-	}
+	wantProblems(t, e, map[string]string{"kind": "must be a string, not number"}) // the wrong kind alone
 	e = read(t, `{"unknown": "XYZ"}`, func(o channeljson.Object) {
 		o.Currency("unknown")
 		o.Currency("missing")
 		o.Add("missing", "a second problem at the same path")
 	})
-	want = map[string]string{"unknown": `unknown currency "XYZ"`, "missing": "required"}
-	if e == nil || e.Code != ordergate.EUNPROCESSABLE || !reflect.DeepEqual(e.Fields, want) {
-		t.Errorf("Err() = %v, want EUNPROCESSABLE %q", e, want)
-	}
+	wantProblems(t, e, map[string]string{"unknown": `unknown currency "XYZ"`, "missing": "required"})
 }
 
 func TestFieldErrorsNone(t *testing.T) {
