@@ -79,7 +79,11 @@ func Open(ctx context.Context, path string, chain *audit.Chain, clock ordergate.
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	// Keep every reader open: with database/sql's default of two idle
+	// connections a busy server reopened readers all the time, each
+	// reading the schema and preparing its statements again.
 	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8)
 	writer, err := sql.Open("sqlite", DSN(path))
 	if err != nil {
 		db.Close()
