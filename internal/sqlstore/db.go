@@ -62,9 +62,10 @@ type DB struct {
 	// writeStmts and readStmts cache prepared statements when SetWriter
 	// gave a single writing connection (SQLite); nil otherwise.
 	writeStmts, readStmts *stmtCache
-	// ingests groups concurrent order intake into shared transactions
-	// when there is a single writing connection; nil otherwise.
-	ingests *ingestBatcher
+	// batches groups concurrent writes (order intake, second factors)
+	// into shared transactions when there is a single writing
+	// connection; nil otherwise.
+	batches *batcher
 	// closers run first on Close (OnClose).
 	closers []func() error
 }
@@ -84,7 +85,7 @@ func New(db *sql.DB, d Dialect, chain *audit.Chain, clock ordergate.Clock) *DB {
 func (db *DB) SetWriter(w *sql.DB) {
 	db.writer = w
 	db.writeStmts, db.readStmts = newStmtCache(w, true), newStmtCache(db.db, false)
-	db.ingests = newIngestBatcher(db)
+	db.batches = newBatcher(db)
 	db.head = &headCache{}
 }
 
@@ -96,8 +97,8 @@ func (db *DB) Dialect() string { return db.dialect.Name }
 
 // Close closes the database.
 func (db *DB) Close() error {
-	if db.ingests != nil {
-		db.ingests.stop()
+	if db.batches != nil {
+		db.batches.stop()
 	}
 	if db.writeStmts != nil {
 		db.writeStmts.close()

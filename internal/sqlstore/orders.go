@@ -365,21 +365,19 @@ func (tx *Tx) saveRaw(ctx context.Context, raw *intake.Raw) error {
 // IngestOrder takes in one delivered order with its raw payload and audit
 // event in one transaction. Concurrent deliveries of the same order
 // (channel, source, external id) yield one row: the unique constraint
-// decides, and the loser reads the winner's order as a duplicate.
+// decides, and the loser reads the winner's order as a duplicate. On
+// SQLite, concurrent deliveries share a transaction (batcher); an order
+// not stored leaves no trace in in.
 func (db *DB) IngestOrder(ctx context.Context, in intake.Ingest) (intake.Stored, error) {
-	if db.ingests != nil {
-		return db.ingests.submit(ctx, in)
-	}
 	var st intake.Stored
 	rawID := in.Raw.ID
-	err := db.inTx(ctx, func(tx *Tx) error {
+	err := db.inBatch(ctx, true, func(ctx context.Context, tx *Tx) (err error) {
 		in.Raw.ID = rawID
-		var err error
 		st, err = tx.ingest(ctx, in)
 		return err
 	})
 	if err != nil {
-		in.Raw.ID = rawID
+		st, in.Raw.ID = intake.Stored{}, rawID
 	}
 	return st, err
 }

@@ -55,9 +55,11 @@ func (tx *Tx) replaceSession(ctx context.Context, oldID string, s *auth.Session)
 }
 
 // UpgradeSession writes up in one transaction: the step spent first, so
-// that a step another request spent leaves nothing written.
+// that a step another request spent leaves nothing written. On SQLite,
+// concurrent second factors share a commit (batcher), without waiting for
+// one another.
 func (db *DB) UpgradeSession(ctx context.Context, up auth.SessionUpgrade) error {
-	return db.inTx(ctx, func(tx *Tx) error {
+	return db.inBatch(ctx, false, func(ctx context.Context, tx *Tx) error {
 		if st := up.Step; st != nil {
 			fresh, err := tx.useStep(ctx, st.FactorID, st.Step, st.At)
 			if err != nil {
