@@ -24,8 +24,10 @@ const (
 	// upload breaks off afterwards.
 	PayloadChunkSize = 1 << 20
 	// CSVBatchSize is how many consecutive orders of one file are stored
-	// in one transaction.
-	CSVBatchSize = 500
+	// in one transaction: few enough that the pages one transaction
+	// changes fit SQLite's page cache (at 500, SQLite spilled pages to the
+	// WAL mid-transaction and its cache grew with the database).
+	CSVBatchSize = 100
 	// MaxCSVErrors is how many refusals a CSVSummary lists; ErrorCount
 	// counts them all.
 	MaxCSVErrors = 100
