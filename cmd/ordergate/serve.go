@@ -40,8 +40,8 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	// Password derivations run on threads of their own at a lower priority;
-	// the rest of the server keeps as many Ps as there are CPUs beside them.
+	// At most one password derivation per CPU runs at a time; the rest of
+	// the server keeps as many Ps as there are CPUs beside them.
 	procs := password.ReserveProcs()
 	cfg, err := config.Load(*configPath)
 	if err != nil {
