@@ -44,10 +44,13 @@ func Dialect() sqlstore.Dialect {
 // Automatic checkpoints only start at a WAL of 64 MiB, a backstop: a
 // committing request would otherwise pay for copying the WAL into the
 // database and syncing it every 4 MiB; Open checkpoints in the background
-// instead.
+// instead. Whenever the WAL starts over, SQLite truncates a file grown
+// past 64 MiB back to that size (journal_size_limit), so writes faster
+// than the background checkpoint's second cannot leave it large.
 func DSN(path string) string {
 	v := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)", "wal_autocheckpoint(16384)"} {
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)",
+		"wal_autocheckpoint(16384)", "journal_size_limit(67108864)"} {
 		v.Add("_pragma", p)
 	}
 	v.Set("_txlock", "immediate")
