@@ -109,3 +109,34 @@ func FormatAmount(v int64, currency string) string {
 	}
 	return sign + s[:len(s)-digits] + "." + s[len(s)-digits:]
 }
+
+// MulAmounts returns a×b and whether it fits in int64 (a quantity times a
+// unit price in minor units).
+func MulAmounts(a, b int64) (int64, bool) {
+	if a == 0 || b == 0 {
+		return 0, true
+	}
+	p := a * b
+	if p/b != a || (a == -1 && b == math.MinInt64) || (b == -1 && a == math.MinInt64) {
+		return 0, false
+	}
+	return p, true
+}
+
+// AddAmounts returns a+b and whether it fits in int64.
+func AddAmounts(a, b int64) (int64, bool) {
+	s := a + b
+	if (b > 0 && s < a) || (b < 0 && s > a) {
+		return 0, false
+	}
+	return s, true
+}
+
+// SubAmounts returns a−b and whether it fits in int64.
+func SubAmounts(a, b int64) (int64, bool) {
+	d := a - b
+	if (b > 0 && d > a) || (b < 0 && d < a) {
+		return 0, false
+	}
+	return d, true
+}

@@ -1,7 +1,6 @@
 package order
 
 import (
-	"math"
 	"strconv"
 	"strings"
 
@@ -97,18 +96,18 @@ func Check(o *Order) []Violation {
 			}
 		}
 
-		gross, ok := mul(l.Quantity, l.UnitPrice)
+		gross, ok := MulAmounts(l.Quantity, l.UnitPrice)
 		if !ok {
 			add(CodeAmountOverflow, p+"unit_price", "quantity × unit price does not fit in 64 bits")
 			subtotalOK = false
 		} else if subtotalOK {
-			subtotal, subtotalOK = add64(subtotal, gross)
+			subtotal, subtotalOK = AddAmounts(subtotal, gross)
 		}
 		if discountsOK {
-			lineDiscounts, discountsOK = add64(lineDiscounts, l.Discount)
+			lineDiscounts, discountsOK = AddAmounts(lineDiscounts, l.Discount)
 		}
 		if taxesOK {
-			lineTaxes, taxesOK = add64(lineTaxes, l.Tax)
+			lineTaxes, taxesOK = AddAmounts(lineTaxes, l.Tax)
 		}
 		if !ok {
 			continue
@@ -176,7 +175,7 @@ func (o *Order) ComputeTotals() {
 	)
 	for i := range o.Lines {
 		l := &o.Lines[i]
-		gross, ok := mul(l.Quantity, l.UnitPrice)
+		gross, ok := MulAmounts(l.Quantity, l.UnitPrice)
 		if ok {
 			if t, ok := lineTotal(gross, l); ok {
 				l.Total = t
@@ -185,13 +184,13 @@ func (o *Order) ComputeTotals() {
 		if !ok {
 			subtotalOK = false
 		} else if subtotalOK {
-			subtotal, subtotalOK = add64(subtotal, gross)
+			subtotal, subtotalOK = AddAmounts(subtotal, gross)
 		}
 		if discountsOK {
-			discounts, discountsOK = add64(discounts, l.Discount)
+			discounts, discountsOK = AddAmounts(discounts, l.Discount)
 		}
 		if taxesOK {
-			taxes, taxesOK = add64(taxes, l.Tax)
+			taxes, taxesOK = AddAmounts(taxes, l.Tax)
 		}
 	}
 	if !subtotalOK || (o.DiscountTotal == 0 && !discountsOK) || (o.TaxTotal == 0 && !taxesOK) {
@@ -248,55 +247,25 @@ func (o *Order) amount(v int64) string {
 	return FormatAmount(v, o.Currency)
 }
 
-// mul returns a×b and whether it fits in int64.
-func mul(a, b int64) (int64, bool) {
-	if a == 0 || b == 0 {
-		return 0, true
-	}
-	p := a * b
-	if p/b != a || (a == -1 && b == math.MinInt64) || (b == -1 && a == math.MinInt64) {
-		return 0, false
-	}
-	return p, true
-}
-
-// add64 returns a+b and whether it fits in int64.
-func add64(a, b int64) (int64, bool) {
-	s := a + b
-	if (b > 0 && s < a) || (b < 0 && s > a) {
-		return 0, false
-	}
-	return s, true
-}
-
-// sub64 returns a−b and whether it fits in int64.
-func sub64(a, b int64) (int64, bool) {
-	d := a - b
-	if (b > 0 && d > a) || (b < 0 && d < a) {
-		return 0, false
-	}
-	return d, true
-}
-
 // lineTotal returns gross − l.Discount + l.Tax, where gross is
 // l.Quantity×l.UnitPrice, and whether every step fits in int64.
 func lineTotal(gross int64, l *Line) (int64, bool) {
-	t, ok := sub64(gross, l.Discount)
+	t, ok := SubAmounts(gross, l.Discount)
 	if !ok {
 		return 0, false
 	}
-	return add64(t, l.Tax)
+	return AddAmounts(t, l.Tax)
 }
 
 // orderTotal returns Subtotal − DiscountTotal + ShippingTotal + TaxTotal
 // and whether every step fits in int64.
 func orderTotal(o *Order) (int64, bool) {
-	t, ok := sub64(o.Subtotal, o.DiscountTotal)
+	t, ok := SubAmounts(o.Subtotal, o.DiscountTotal)
 	if ok {
-		t, ok = add64(t, o.ShippingTotal)
+		t, ok = AddAmounts(t, o.ShippingTotal)
 	}
 	if ok {
-		t, ok = add64(t, o.TaxTotal)
+		t, ok = AddAmounts(t, o.TaxTotal)
 	}
 	return t, ok
 }

@@ -18,7 +18,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 
@@ -99,36 +98,6 @@ func (fe *FieldErrors) Err() error {
 		msg += fmt.Sprintf(" (and %d more)", n-1)
 	}
 	return &ordergate.Error{Code: ordergate.EUNPROCESSABLE, Message: msg, Fields: p.fields}
-}
-
-// times returns a×b, and whether it fits in int64.
-func times(a, b int64) (int64, bool) {
-	if a == 0 || b == 0 {
-		return 0, true
-	}
-	p := a * b
-	if p/b != a || (a == -1 && b == math.MinInt64) || (b == -1 && a == math.MinInt64) {
-		return 0, false
-	}
-	return p, true
-}
-
-// plus returns a+b, and whether it fits in int64.
-func plus(a, b int64) (int64, bool) {
-	s := a + b
-	if (b > 0 && s < a) || (b < 0 && s > a) {
-		return 0, false
-	}
-	return s, true
-}
-
-// minus returns a−b, and whether it fits in int64.
-func minus(a, b int64) (int64, bool) {
-	d := a - b
-	if (b > 0 && d > a) || (b < 0 && d < a) {
-		return 0, false
-	}
-	return d, true
 }
 
 // Quote renders s for a message, quoted and cut short when long.

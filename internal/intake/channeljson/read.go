@@ -454,21 +454,21 @@ func (o Object) Time(key, layout string) time.Time {
 // Plus returns a+b, recording "amount too large" at the path of o's
 // member key when the sum does not fit in int64 minor units.
 func (o Object) Plus(a, b int64, key string) int64 {
-	s, ok := plus(a, b)
+	s, ok := order.AddAmounts(a, b)
 	return o.fits(s, ok, key)
 }
 
 // Minus returns a−b, recording "amount too large" at the path of o's
 // member key when the difference does not fit in int64 minor units.
 func (o Object) Minus(a, b int64, key string) int64 {
-	d, ok := minus(a, b)
+	d, ok := order.SubAmounts(a, b)
 	return o.fits(d, ok, key)
 }
 
 // Times returns a×b, recording "amount too large" at the path of o's
 // member key when the product does not fit in int64 minor units.
 func (o Object) Times(a, b int64, key string) int64 {
-	p, ok := times(a, b)
+	p, ok := order.MulAmounts(a, b)
 	return o.fits(p, ok, key)
 }
 
