@@ -130,16 +130,28 @@ func newPassword() string { return "load-" + rand.Text() }
 
 // setupLogins provisions n users with TOTP, in parallel.
 func (r *runner) setupLogins(ctx context.Context, n int) (*logins, error) {
-	lg := &logins{r: r, users: make([]*totpUser, n)}
+	users, err := provisionAll(n, func(i int) (*totpUser, error) {
+		u, _, err := r.provisionTOTP(ctx, fmt.Sprintf("load-%s-%d", r.runID, i), []string{"clerk"})
+		return u, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	lg := &logins{r: r, users: users}
 	lg.wake = sync.NewCond(&lg.mu)
+	return lg, nil
+}
+
+// provisionAll makes n users with provision, four at a time.
+func provisionAll[U any](n int, provision func(i int) (U, error)) ([]U, error) {
+	users := make([]U, n)
 	errs := make([]error, n)
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for range min(n, 4) {
 		wg.Go(func() {
 			for i := range work {
-				u, _, err := r.provisionTOTP(ctx, fmt.Sprintf("load-%s-%d", r.runID, i), []string{"clerk"})
-				lg.users[i], errs[i] = u, err
+				users[i], errs[i] = provision(i)
 			}
 		})
 	}
@@ -151,7 +163,7 @@ func (r *runner) setupLogins(ctx context.Context, n int) (*logins, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("provision users: %w", err)
 	}
-	return lg, nil
+	return users, nil
 }
 
 // provisionTOTP creates a user, enrolls a TOTP factor through the API and

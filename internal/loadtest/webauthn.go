@@ -2,7 +2,6 @@ package loadtest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -51,26 +50,14 @@ func origin(base string) string {
 // setupKeyLogins provisions n users, each registering a software key
 // through the API.
 func (r *runner) setupKeyLogins(ctx context.Context, n int) (*keyLogins, error) {
-	kl := &keyLogins{r: r, users: make([]*keyUser, n)}
+	users, err := provisionAll(n, func(i int) (*keyUser, error) {
+		return r.provisionKey(ctx, fmt.Sprintf("load-%s-key%d", r.runID, i))
+	})
+	if err != nil {
+		return nil, err
+	}
+	kl := &keyLogins{r: r, users: users}
 	kl.wake = sync.NewCond(&kl.mu)
-	errs := make([]error, n)
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for range min(n, 4) {
-		wg.Go(func() {
-			for i := range work {
-				kl.users[i], errs[i] = r.provisionKey(ctx, fmt.Sprintf("load-%s-key%d", r.runID, i))
-			}
-		})
-	}
-	for i := range n {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("provision users: %w", err)
-	}
 	return kl, nil
 }
 
