@@ -24,7 +24,7 @@ import (
 // cursor (the previous page's next) and limit.
 func (s *Server) auditFilter(ctx context.Context, r *http.Request) (audit.Filter, error) {
 	v := r.URL.Query()
-	f := audit.Filter{Action: v.Get("action"), OrderID: v.Get("order_id"), SubjectID: v.Get("subject"), Limit: 100}
+	f := audit.Filter{Action: v.Get("action"), OrderID: v.Get("order_id"), SubjectID: v.Get("subject")}
 	if a := strings.TrimSpace(v.Get("actor")); a != "" {
 		f.ActorID = a
 		if !strings.HasPrefix(a, "usr_") {
@@ -39,12 +39,9 @@ func (s *Server) auditFilter(ctx context.Context, r *http.Request) (audit.Filter
 			}
 		}
 	}
-	if since := v.Get("since"); since != "" {
-		t, err := parseSince(since)
-		if err != nil {
-			return f, ordergate.FieldError(ordergate.EINVALID, "since", "must be an RFC 3339 time or a date such as 2026-01-31")
-		}
-		f.Since = t
+	var err error
+	if f.Since, err = querySince(v, time.Time{}); err != nil {
+		return f, err
 	}
 	if c := v.Get("cursor"); c != "" {
 		n, err := strconv.ParseInt(c, 10, 64)
@@ -53,14 +50,8 @@ func (s *Server) auditFilter(ctx context.Context, r *http.Request) (audit.Filter
 		}
 		f.Before = n
 	}
-	if l := v.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			return f, ordergate.FieldError(ordergate.EINVALID, "limit", "must be 1 to 1000")
-		}
-		f.Limit = n
-	}
-	return f, nil
+	f.Limit, err = queryLimit(v, 100, 1000)
+	return f, err
 }
 
 // auditPage returns one page of events and the next cursor ("" at the end).

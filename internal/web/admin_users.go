@@ -65,14 +65,9 @@ func userQuery(r *http.Request) (auth.UserQuery, error) {
 		}
 		q.PastDeadline = b
 	}
-	if l := v.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 500 {
-			return q, ordergate.FieldError(ordergate.EINVALID, "limit", "must be 1 to 500")
-		}
-		q.Limit = n
-	}
-	return q, nil
+	var err error
+	q.Limit, err = queryLimit(v, 0, 500)
+	return q, err
 }
 
 func (s *Server) handleAdminUsers(w http.ResponseWriter, r *http.Request, ss *session) {

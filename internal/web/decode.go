@@ -7,7 +7,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ordergate/ordergate"
 )
@@ -64,4 +67,34 @@ func typeName(kind string) string {
 	default:
 		return "a " + kind
 	}
+}
+
+// querySince reads the query parameter "since": an RFC 3339 time or a
+// date. def when it is absent.
+func querySince(v url.Values, def time.Time) (time.Time, error) {
+	s := v.Get("since")
+	if s == "" {
+		return def, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return def, ordergate.FieldError(ordergate.EINVALID, "since", "must be an RFC 3339 time or a date such as 2026-01-31")
+}
+
+// queryLimit reads the query parameter "limit", a page size from 1 to
+// max. def when it is absent.
+func queryLimit(v url.Values, def, max int) (int, error) {
+	s := v.Get("limit")
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > max {
+		return def, ordergate.FieldError(ordergate.EINVALID, "limit", fmt.Sprintf("must be a number from 1 to %d", max))
+	}
+	return n, nil
 }

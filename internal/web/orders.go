@@ -99,21 +99,13 @@ func (s *Server) handleOrderCreate(w http.ResponseWriter, r *http.Request, a *or
 func (s *Server) handleOrderList(w http.ResponseWriter, r *http.Request, a *orderAPI, actor ordergate.Actor) {
 	q := r.URL.Query()
 	f := order.Filter{Status: order.Status(q.Get("status")), Channel: q.Get("channel"), Q: q.Get("q"), Cursor: q.Get("cursor")}
-	if v := q.Get("since"); v != "" {
-		t, err := parseSince(v)
-		if err != nil {
-			s.writeError(w, r, ordergate.FieldError(ordergate.EINVALID, "since", "want an RFC 3339 time or a date such as 2026-07-01"))
-			return
-		}
-		f.Since = t
+	var err error
+	if f.Since, err = querySince(q, time.Time{}); err == nil {
+		f.Limit, err = queryLimit(q, 0, 500)
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			s.writeError(w, r, ordergate.FieldError(ordergate.EINVALID, "limit", "want a positive integer"))
-			return
-		}
-		f.Limit = n
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	list, next, err := a.orders.List(r.Context(), f)
 	if err != nil {
@@ -124,13 +116,6 @@ func (s *Server) handleOrderList(w http.ResponseWriter, r *http.Request, a *orde
 		list = []*order.Order{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"orders": list, "next": next})
-}
-
-func parseSince(v string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		return t, nil
-	}
-	return time.Parse(time.DateOnly, v)
 }
 
 func (s *Server) handleOrderGet(w http.ResponseWriter, r *http.Request, a *orderAPI, actor ordergate.Actor) {

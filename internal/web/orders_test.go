@@ -420,6 +420,12 @@ func TestOrderOperations(t *testing.T) {
 	if r := e.api(t, "GET", "/api/v1/orders", "", nil); r.Status != http.StatusUnauthorized {
 		t.Errorf("list without a session = %d, want 401", r.Status)
 	}
+	for query, field := range map[string]string{"since=yesterday": "since", "limit=0": "limit", "limit=501": "limit", "limit=ten": "limit"} {
+		r := e.api(t, "GET", "/api/v1/orders?"+query, auditor, nil)
+		if fields, _ := r.JSON(t)["fields"].(map[string]any); r.Status != http.StatusBadRequest || fields[field] == nil {
+			t.Errorf("list ?%s = %d %s, want 400 naming %s", query, r.Status, r.Body, field)
+		}
+	}
 }
 
 func TestApproveStepUp(t *testing.T) {

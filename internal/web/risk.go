@@ -152,14 +152,10 @@ type riskDecisionJSON struct {
 
 // GET /api/v1/admin/risk-decisions?limit=N (admin, auditor)
 func (s *Server) handleRiskDecisions(w http.ResponseWriter, r *http.Request, ss *session) {
-	limit := 100
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, ok := parseLimit(v)
-		if !ok {
-			s.writeError(w, r, ordergate.FieldError(ordergate.EINVALID, "limit", "must be a number from 1 to 1000"))
-			return
-		}
-		limit = n
+	limit, err := queryLimit(r.URL.Query(), 100, 1000)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	ds, err := s.Auth.RiskDecisions(r.Context(), limit)
 	if err != nil {
@@ -172,17 +168,6 @@ func (s *Server) handleRiskDecisions(w http.ResponseWriter, r *http.Request, ss 
 			ClientIP: d.ClientIP, Country: d.Country, Score: d.Score, Decision: string(d.Decision), Reasons: d.Reasons, Factors: d.Factors})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"decisions": out})
-}
-
-func parseLimit(v string) (int, bool) {
-	n := 0
-	for _, c := range v {
-		if c < '0' || c > '9' || n > 1000 {
-			return 0, false
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n, n >= 1 && n <= 1000
 }
 
 // remoteAccess makes every signed-in request from outside the trusted

@@ -53,23 +53,16 @@ type securityEventJSON struct {
 // against their target.
 func (s *Server) handleSecurityEvents(w http.ResponseWriter, r *http.Request, ss *session) {
 	ctx, actor := r.Context(), auth.UserActor(ss.user, ss.sess)
-	since := auth.QuarterStart(s.Clock.Now())
-	if v := r.URL.Query().Get("since"); v != "" {
-		t, err := parseSince(v)
-		if err != nil {
-			s.writeError(w, r, ordergate.FieldError(ordergate.EINVALID, "since", "must be an RFC 3339 time or a date such as 2026-01-31"))
-			return
-		}
-		since = t
+	v := r.URL.Query()
+	since, err := querySince(v, auth.QuarterStart(s.Clock.Now()))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
-	limit := 500
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, ok := parseLimit(v)
-		if !ok || n < 1 {
-			s.writeError(w, r, ordergate.FieldError(ordergate.EINVALID, "limit", "must be a number from 1 to 1000"))
-			return
-		}
-		limit = n
+	limit, err := queryLimit(v, 500, 1000)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	evs, err := s.Auth.SecurityEventLog(ctx, actor, since, limit)
 	if err != nil {
