@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"image/png"
 	"net/url"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ordergate/ordergate/internal/testenv"
 )
 
 // RFC 6238 Appendix B seeds: the ASCII string "1234567890" repeated to the
@@ -299,13 +300,7 @@ func TestQRPNG(t *testing.T) {
 // TestOathtool checks codes against oath-toolkit's oathtool, an independent
 // implementation. It skips when oathtool is not installed, except in CI.
 func TestOathtool(t *testing.T) {
-	path, err := exec.LookPath("oathtool")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("oathtool not found on PATH and CI=true: install the Debian package oathtool")
-		}
-		t.Skip("oathtool not found on PATH; install the Debian package oathtool to run this test")
-	}
+	path := testenv.Tool(t, "oathtool")
 	secret, err := NewSecret()
 	if err != nil {
 		t.Fatal(err)
