@@ -135,25 +135,16 @@ func (db *DB) UpdateFactorSecret(ctx context.Context, id string, sealed []byte) 
 
 // AllFactorSecrets calls fn with every factor's sealed secret.
 func (db *DB) AllFactorSecrets(ctx context.Context, fn func(id, typ string, sealed []byte) error) error {
-	rows, err := db.query(ctx, `SELECT id, type, secret FROM factors WHERE secret IS NOT NULL ORDER BY id`)
-	if err != nil {
-		return err
-	}
 	type row struct {
 		id, typ string
 		sealed  []byte
 	}
-	var all []row
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.id, &r.typ, &r.sealed); err != nil {
-			rows.Close()
-			return err
-		}
-		all = append(all, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	// Read them all first: fn writes, and SQLite's one writer must not
+	// wait on a read still open.
+	all, err := queryAll(ctx, db, func(rs interface{ Scan(...any) error }) (r row, err error) {
+		return r, rs.Scan(&r.id, &r.typ, &r.sealed)
+	}, `SELECT id, type, secret FROM factors WHERE secret IS NOT NULL ORDER BY id`)
+	if err != nil {
 		return err
 	}
 	for _, r := range all {

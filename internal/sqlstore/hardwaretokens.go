@@ -97,25 +97,16 @@ func (db *DB) AssignHardwareToken(ctx context.Context, serial string, f *auth.Fa
 // AllHardwareTokenSecrets calls fn with every token's sealed seed, for key
 // rotation.
 func (db *DB) AllHardwareTokenSecrets(ctx context.Context, fn func(serial string, sealed []byte) error) error {
-	rows, err := db.query(ctx, `SELECT serial, secret FROM hardware_tokens ORDER BY serial`)
-	if err != nil {
-		return err
-	}
 	type row struct {
 		serial string
 		sealed []byte
 	}
-	var all []row
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.serial, &r.sealed); err != nil {
-			rows.Close()
-			return err
-		}
-		all = append(all, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	// Read them all first: fn writes, and SQLite's one writer must not
+	// wait on a read still open.
+	all, err := queryAll(ctx, db, func(rs interface{ Scan(...any) error }) (r row, err error) {
+		return r, rs.Scan(&r.serial, &r.sealed)
+	}, `SELECT serial, secret FROM hardware_tokens ORDER BY serial`)
+	if err != nil {
 		return err
 	}
 	for _, r := range all {
