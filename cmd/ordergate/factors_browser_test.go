@@ -110,11 +110,19 @@ func (b *factorBrowser) saveBackupCodes(step, name string) []string {
 }
 
 // clickAndWait clicks the button at button (which runs script and then
-// navigates) and waits for selector on the next page.
+// navigates) and waits for the next page to load and show selector. It
+// waits for the load, not only for selector: Chromium renumbers the DOM's
+// nodes at DOMContentLoaded, which can come after the page is visible.
 func (b *factorBrowser) clickAndWait(step, button, selector string) {
 	b.t.Helper()
-	if err := chromedp.Do(b.ctx, chromedp.WaitVisible(chromedp.CSS(button)), chromedp.Click(chromedp.CSS(button)),
-		chromedp.WaitVisible(chromedp.CSS(selector))); err != nil {
+	if err := chromedp.Do(b.ctx, chromedp.WaitVisible(chromedp.CSS(button))); err != nil {
+		b.t.Fatalf("%s: wait for %s: %v", step, button, err)
+	}
+	_, err := chromedp.RunResponse(b.ctx, chromedp.Click(chromedp.CSS(button)))
+	if err == nil {
+		err = chromedp.Do(b.ctx, chromedp.WaitVisible(chromedp.CSS(selector)))
+	}
+	if err != nil {
 		msg, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`(document.getElementById("webauthn-error") || {}).textContent || ""`))
 		b.t.Fatalf("%s: click %s, wait for %s: %v (page says %q)", step, button, selector, err, msg)
 	}

@@ -89,15 +89,18 @@ func TestForwardAuthBrowserNginx(t *testing.T) {
 	); err != nil {
 		t.Fatalf("password step: %v", err)
 	}
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`button[type=submit]`)), chromedp.WaitVisible(chromedp.ID("totp-code"))); err != nil {
+	// Each click waits for the next page to load: Chromium hands out new
+	// DOM node ids at DOMContentLoaded, which comes after the page is
+	// visible when its deferred scripts are slow, and an id found before
+	// it no longer exists.
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`button[type=submit]`))); err != nil {
 		t.Fatalf("password step: %v", err)
 	}
 	code := oathtool(t, carol.secret, ts.Clock.Now())
-	if err := chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.ID("totp-code"), code),
-		chromedp.Click(chromedp.CSS(`form#totp button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.ID("who")),
-	); err != nil {
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("totp-code"), code)); err != nil {
+		t.Fatalf("second factor step: %v", err)
+	}
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`form#totp button[type=submit]`))); err != nil {
 		t.Fatalf("second factor step: %v", err)
 	}
 	who, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("who")))
