@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"regexp"
 	"strings"
@@ -33,7 +35,24 @@ func Dialect() sqlstore.Dialect {
 			var e *pgconn.PgError
 			return errors.As(err, &e) && e.Code == "23505"
 		},
+		IsConnectionError: isConnectionError,
 	}
+}
+
+// isConnectionError reports whether err means the server refused or lost
+// the connection: a failed connect, a network error or a connection cut
+// mid-reply, a connection pgx closed after such an error, or the server's
+// own word that it is shutting down, crashed or is starting (SQLSTATE
+// class 08 and 57P01–57P03).
+func isConnectionError(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, pgconn.ErrConnClosed) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }
 
 // Open connects to the PostgreSQL database at dsn and checks that it

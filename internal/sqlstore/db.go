@@ -1,14 +1,15 @@
 // Package sqlstore implements every ordergate Store over database/sql, once,
 // for both SQLite and PostgreSQL. The few things the two engines do
-// differently (placeholders, unique-violation errors, migration locking,
-// schema types) come from a Dialect that the sqlite and postgres packages
-// provide together with their embedded migrations.
+// differently (placeholders, unique-violation and lost-connection errors,
+// migration locking, schema types) come from a Dialect that the sqlite and
+// postgres packages provide together with their embedded migrations.
 package sqlstore
 
 import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -37,6 +38,11 @@ type Dialect struct {
 	MigrationLock string
 	// Translate rewrites a migration's SQL for the engine; nil keeps it.
 	Translate func(sql string) string
+	// IsConnectionError reports whether err means that the connection to
+	// the database was refused or lost (the server stopped, restarted or
+	// cannot be reached), not that a statement failed; nil for an engine
+	// without connections to lose.
+	IsConnectionError func(err error) bool
 }
 
 // migrations are written once, in SQL both engines take: BIGINT times,
@@ -123,6 +129,21 @@ func (db *DB) Ping(ctx context.Context) error {
 		return &ordergate.Error{Code: ordergate.EUNAVAILABLE, Message: "database unreachable"}
 	}
 	return nil
+}
+
+// Unreachable reports whether err, an unexpected error from one of db's
+// methods, came from a database that does not answer: err says the
+// connection was refused or lost, or a ping fails within two seconds. The
+// first holds even when the database answers again by the time of the
+// check, as after a restart that dropped a connection in use.
+func (db *DB) Unreachable(ctx context.Context, err error) bool {
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		(db.dialect.IsConnectionError != nil && db.dialect.IsConnectionError(err)) {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	return db.Ping(ctx) != nil
 }
 
 // q returns query with placeholders the engine understands.

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/ordergate/ordergate"
 )
@@ -44,7 +43,7 @@ type errorBody struct {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *ordergate.Error
 	if !errors.As(err, &e) {
-		if s.databaseDown(r.Context()) {
+		if s.databaseDown(r.Context(), err) {
 			s.Log.Warn("database unreachable", "event", "db.unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
 			e = &ordergate.Error{Code: ordergate.EUNAVAILABLE, Message: "the database is unreachable; try again shortly"}
 		} else {
@@ -79,17 +78,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, status, body)
 }
 
-// databaseDown reports whether the database fails to answer a ping
-// within two seconds. writeError asks it only after an unexpected error:
-// the driver's errors for a lost or refused connection take many forms,
-// and a failed ping tells them apart from bugs.
-func (s *Server) databaseDown(ctx context.Context) bool {
-	if s.DB == nil {
-		return false
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	return s.DB.Ping(ctx) != nil
+// databaseDown reports whether err, an unexpected error, came from a
+// database that does not answer (a lost or refused connection, or a
+// failed ping): the driver's errors for those take many forms, and
+// writeError asks only after an unexpected error.
+func (s *Server) databaseDown(ctx context.Context, err error) bool {
+	return s.DB != nil && s.DB.Unreachable(ctx, err)
 }
 
 // writeJSON answers with v as JSON.

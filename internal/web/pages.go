@@ -60,8 +60,7 @@ func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 			msg, status = "Sign-in denied from here. Contact your administrator.", http.StatusForbidden
 		case ordergate.ECREDENTIALS:
 		default:
-			s.Log.Error("login form", "err", err)
-			msg, status = "Something went wrong on our side. Please try again.", http.StatusInternalServerError
+			status, msg = s.pageError(r, err)
 		}
 		s.renderLogin(w, r, status, msg)
 		return

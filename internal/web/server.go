@@ -29,7 +29,11 @@ var staticFS embed.FS
 
 // Pinger reports whether the database answers.
 type Pinger interface {
+	// Ping reports whether the database answers now.
 	Ping(ctx context.Context) error
+	// Unreachable reports whether err, an unexpected error from the
+	// database, means that the database does not answer.
+	Unreachable(ctx context.Context, err error) bool
 }
 
 // Server serves ordergate over HTTP.

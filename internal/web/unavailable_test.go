@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/ordergate/ordergate"
@@ -11,9 +14,16 @@ import (
 
 // TestDatabaseDownAnswersUnavailable closes the server's database: a
 // request that needs it is answered 503 with the code "unavailable", not
-// 500 "internal", so that clients know to retry.
+// 500 "internal", so that clients know to retry; the sign-in page says
+// so in words, with the same status.
 func TestDatabaseDownAnswersUnavailable(t *testing.T) {
 	ts := newTestServer(t, nil)
+	form := ts.do(t, "GET", "/login", "", "")
+	token := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindSubmatch(form.Body)
+	cookie := form.Cookie("ordergate_login_csrf")
+	if token == nil || cookie == nil {
+		t.Fatalf("the sign-in page has no CSRF token (%q) or cookie (%v)", token, cookie)
+	}
 	if err := ts.DB.(io.Closer).Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -32,4 +42,11 @@ func TestDatabaseDownAnswersUnavailable(t *testing.T) {
 			}
 		})
 	}
+	t.Run("sign-in page", func(t *testing.T) {
+		fields := url.Values{"csrf_token": {string(token[1])}, "username": {"alice"}, "password": {alicePassword}}
+		a := ts.do(t, "POST", "/login", "application/x-www-form-urlencoded", fields.Encode(), "Cookie: ordergate_login_csrf="+cookie.Value)
+		if want := "cannot reach its database"; a.Status != http.StatusServiceUnavailable || !strings.Contains(string(a.Body), want) {
+			t.Errorf("POST /login with the database closed = %d, want 503 and a page saying %q:\n%s", a.Status, want, a.Body)
+		}
+	})
 }
