@@ -28,6 +28,10 @@ var statuses = map[string]int{
 	ordergate.EUNAVAILABLE:   http.StatusServiceUnavailable,
 }
 
+// statusClientClosed is the status of a request whose client went away
+// before the answer (nginx's 499, "client closed request").
+const statusClientClosed = 499
+
 // errorBody is the JSON form of every error.
 type errorBody struct {
 	Error      string            `json:"error"`
@@ -39,8 +43,16 @@ type errorBody struct {
 // writeError answers with err as JSON. Errors that are not *ordergate.Error
 // are logged and shown as "internal error", never in detail; while the
 // database does not answer they are shown as EUNAVAILABLE (503) instead,
-// so that clients retry a failure caused by an outage.
+// so that clients retry a failure caused by an outage. A request that
+// failed because its client went away gets a bare 499.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) && errors.Is(r.Context().Err(), context.Canceled) {
+		// The client went away: nobody reads the answer, and it is no
+		// fault of the server's. 499 is the status proxies log for it.
+		s.Log.Info("request cancelled by the client", "method", r.Method, "path", r.URL.Path)
+		w.WriteHeader(statusClientClosed)
+		return
+	}
 	var e *ordergate.Error
 	if !errors.As(err, &e) {
 		if s.databaseDown(r.Context(), err) {

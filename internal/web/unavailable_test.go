@@ -1,9 +1,11 @@
 package web_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -49,4 +51,21 @@ func TestDatabaseDownAnswersUnavailable(t *testing.T) {
 			t.Errorf("POST /login with the database closed = %d, want 503 and a page saying %q:\n%s", a.Status, want, a.Body)
 		}
 	})
+}
+
+// TestClientGoneIsNoServerError sends a sign-in whose client has already
+// gone: the request fails on its cancelled context, which is the
+// client's doing, so it is a 499 (as proxies log it), not a 500.
+func TestClientGoneIsNoServerError(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	body := fmt.Sprintf(`{"username":"alice","password":%q}`, alicePassword)
+	r := httptest.NewRequestWithContext(ctx, "POST", "/api/v1/login", strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	ts.Handler().ServeHTTP(w, r)
+	if w.Code != 499 {
+		t.Errorf("sign-in from a client that went away = %d %s, want 499", w.Code, w.Body)
+	}
 }
