@@ -173,7 +173,9 @@ func TestDatabaseOutagePostgres(t *testing.T) {
 	if out, err := runCmd(t, dir, rootPassword+"\n", append([]string{"user", "add", "--username", "root", "--role", "admin", "--password-stdin"}, common...)...); err != nil {
 		t.Fatalf("user add: %v %s", err, out)
 	}
-	srv := startProcess(t, bin, "--db", proxy.DSN, "--key-file", keyFile)
+	server := launchProcess(t, bin, "--db", proxy.DSN, "--key-file", keyFile)
+	server.waitReady(t)
+	srv := server.URL
 	status, body := call(t, "POST", srv+"/api/v1/login", "", map[string]string{"username": "root", "password": rootPassword})
 	if status != 200 {
 		t.Fatalf("login = %d %v", status, body)
@@ -239,6 +241,9 @@ func TestDatabaseOutagePostgres(t *testing.T) {
 		}
 	}
 	t.Logf("load: %d requests, %d failed during the outage", rep.Requests, rep.Errors)
+	if t.Failed() {
+		t.Logf("the server's errors:\n%s", server.errorLines())
+	}
 	checkNothingHalfWritten(t, dir, common, db)
 }
 

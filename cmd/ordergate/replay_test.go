@@ -100,6 +100,17 @@ func (p *serveProcess) waitReady(t *testing.T) {
 	t.Fatalf("ordergate at %s did not start: %s", p.URL, p.logs.String())
 }
 
+// errorLines returns the lines the process logged at level ERROR.
+func (p *serveProcess) errorLines() string {
+	var b strings.Builder
+	for line := range strings.Lines(p.logs.String()) {
+		if strings.Contains(line, `"level":"ERROR"`) {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
+}
+
 func call(t *testing.T, method, url, token string, body any) (int, map[string]any) {
 	t.Helper()
 	b, _ := json.Marshal(body)
