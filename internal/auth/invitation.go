@@ -312,12 +312,9 @@ func (s *Service) ChangePassword(ctx context.Context, sess *Session, u *User, cu
 	}
 	now := s.Clock.Now()
 	if !ok {
-		if _, err := s.Store.ThrottleFail(ctx, key, AccountThrottle, now); err != nil {
-			return err
-		}
 		ev := audit.Event{At: now, Action: "password.change", Outcome: audit.OutcomeFailed, Actor: UserActor(u, sess), SubjectID: u.ID,
 			Data: map[string]any{"reason": "wrong_password"}}
-		if err := s.Store.AppendAudit(ctx, ev); err != nil {
+		if _, err := s.Store.ThrottleFail(ctx, key, AccountThrottle, now, ev); err != nil {
 			return err
 		}
 		return &ordergate.Error{Code: ordergate.ECREDENTIALS, Message: "the current password is wrong",

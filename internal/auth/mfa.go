@@ -200,9 +200,6 @@ func (s *Service) checkFactor(ctx context.Context, u *User, sess *Session, metho
 // records it, and returns the ECODE error the client sees for both.
 func (s *Service) factorFailed(ctx context.Context, u *User, sess *Session, method, step string, replayed bool) error {
 	now := s.Clock.Now()
-	if _, err := s.Store.ThrottleFail(ctx, mfaKey(u), AccountThrottle, now); err != nil {
-		return err
-	}
 	ev := audit.Event{At: now, Action: step, Outcome: audit.OutcomeFailed, Actor: UserActor(u, sess), SubjectID: u.ID,
 		Data: map[string]any{"method": method}}
 	evs := []audit.Event{ev}
@@ -210,7 +207,7 @@ func (s *Service) factorFailed(ctx context.Context, u *User, sess *Session, meth
 		ev.Data["reason"] = "replayed"
 		evs = append(evs, securityEvent(now, SecurityCodeReplayed, ev.Actor, u.ID, map[string]any{"method": method, "step": step}))
 	}
-	if err := s.Store.AppendAudit(ctx, evs...); err != nil {
+	if _, err := s.Store.ThrottleFail(ctx, mfaKey(u), AccountThrottle, now, evs...); err != nil {
 		return err
 	}
 	if replayed {
@@ -526,12 +523,9 @@ func (s *Service) ConfirmTOTP(ctx context.Context, sess *Session, u *User, id, c
 	now := s.Clock.Now()
 	step, ok := totp.Verify(seed, code, now, p, 0)
 	if !ok {
-		if _, err := s.Store.ThrottleFail(ctx, mfaKey(u), AccountThrottle, now); err != nil {
-			return nil, err
-		}
 		ev := audit.Event{At: now, Action: "factor.confirm", Outcome: audit.OutcomeFailed, Actor: UserActor(u, sess), SubjectID: u.ID,
 			Data: map[string]any{"factor_id": f.ID}}
-		if err := s.Store.AppendAudit(ctx, ev); err != nil {
+		if _, err := s.Store.ThrottleFail(ctx, mfaKey(u), AccountThrottle, now, ev); err != nil {
 			return nil, err
 		}
 		return nil, ordergate.Errorf(ordergate.ECODE, "invalid code")

@@ -219,20 +219,11 @@ func (s *Service) AcceptRecovery(ctx context.Context, token, pw string, c Client
 		ok, reason = false, "disabled"
 	}
 	if !ok {
-		for i, k := range keys {
-			t := AccountThrottle
-			if i == 1 {
-				t = AddressThrottle
-			}
-			if _, err := s.Store.ThrottleFail(ctx, k, t, now); err != nil {
-				return nil, err
-			}
-		}
 		ev := audit.Event{At: now, Action: "recovery.accept", Outcome: audit.OutcomeFailed, Actor: anonymous(c), Data: map[string]any{"reason": reason}}
 		if link != nil {
 			ev.SubjectID = link.UserID
 		}
-		if err := s.Store.AppendAudit(ctx, ev); err != nil {
+		if err := s.throttleFailures(ctx, keys, now, ev); err != nil {
 			return nil, err
 		}
 		s.Log.Info("recovery link refused", "event", "recovery.failed", "reason", reason, "client_ip", c.IP)

@@ -215,23 +215,28 @@ func (s *Service) checkThrottle(ctx context.Context, keys []string, step, userna
 	return nil
 }
 
-func (s *Service) loginFailed(ctx context.Context, u *User, username, reason string, keys []string, c Client) error {
-	now := s.Clock.Now()
+// throttleFailures counts a failure on keys[0] under the account
+// throttle and on keys[1] (the client's address) under the address
+// throttle, and appends ev with the second.
+func (s *Service) throttleFailures(ctx context.Context, keys []string, now time.Time, ev audit.Event) error {
 	if _, err := s.Store.ThrottleFail(ctx, keys[0], AccountThrottle, now); err != nil {
 		return err
 	}
-	if _, err := s.Store.ThrottleFail(ctx, keys[1], AddressThrottle, now); err != nil {
-		return err
-	}
-	if err := s.recordFailedLogin(ctx, u, c, now); err != nil {
-		return err
-	}
+	_, err := s.Store.ThrottleFail(ctx, keys[1], AddressThrottle, now, ev)
+	return err
+}
+
+func (s *Service) loginFailed(ctx context.Context, u *User, username, reason string, keys []string, c Client) error {
+	now := s.Clock.Now()
 	ev := audit.Event{At: now, Action: "login", Outcome: audit.OutcomeFailed, Actor: anonymous(c),
 		Data: map[string]any{"username": username, "reason": reason}}
 	if u != nil {
 		ev.SubjectID = u.ID
 	}
-	if err := s.Store.AppendAudit(ctx, ev); err != nil {
+	if err := s.throttleFailures(ctx, keys, now, ev); err != nil {
+		return err
+	}
+	if err := s.recordFailedLogin(ctx, u, c, now); err != nil {
 		return err
 	}
 	s.Log.Info("login failed", "event", "login.failed", "reason", reason, "client_ip", c.IP)

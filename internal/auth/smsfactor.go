@@ -406,11 +406,8 @@ func (s *Service) ConfirmSMS(ctx context.Context, sess *Session, u *User, id, co
 // codeFailed counts and records a wrong code and returns ECODE.
 func (s *Service) codeFailed(ctx context.Context, u *User, sess *Session, step string, data map[string]any) error {
 	now := s.Clock.Now()
-	if _, err := s.Store.ThrottleFail(ctx, mfaKey(u), AccountThrottle, now); err != nil {
-		return err
-	}
 	ev := audit.Event{At: now, Action: step, Outcome: audit.OutcomeFailed, Actor: UserActor(u, sess), SubjectID: u.ID, Data: data}
-	if err := s.Store.AppendAudit(ctx, ev); err != nil {
+	if _, err := s.Store.ThrottleFail(ctx, mfaKey(u), AccountThrottle, now, ev); err != nil {
 		return err
 	}
 	s.Log.Info("code failed", "event", step+".failed", "user_id", u.ID, "client_ip", sess.Auth.ClientIP)

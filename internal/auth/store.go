@@ -52,8 +52,9 @@ type Store interface {
 	// ThrottleState returns the lock on key (zero when none).
 	ThrottleState(ctx context.Context, key string) (Lock, error)
 	// ThrottleFail counts one more failure on key at now, forgetting
-	// failures older than t.Reset, and locks the key for t.Wait(failures).
-	ThrottleFail(ctx context.Context, key string, t Throttle, now time.Time) (Lock, error)
+	// failures older than t.Reset, locks the key for t.Wait(failures), and
+	// appends evs (the failure's record), all in one transaction.
+	ThrottleFail(ctx context.Context, key string, t Throttle, now time.Time, evs ...audit.Event) (Lock, error)
 	// ThrottleReset forgets key's failures.
 	ThrottleReset(ctx context.Context, key string) error
 

@@ -245,10 +245,7 @@ func (s *Service) webauthnFailed(ctx context.Context, u *User, sess *Session, c 
 	if u != nil {
 		ev.Actor, ev.SubjectID, key = UserActor(u, sess), u.ID, mfaKey(u)
 	}
-	if _, err := s.Store.ThrottleFail(ctx, key, AccountThrottle, now); err != nil {
-		return err
-	}
-	if err := s.Store.AppendAudit(ctx, ev); err != nil {
+	if _, err := s.Store.ThrottleFail(ctx, key, AccountThrottle, now, ev); err != nil {
 		return err
 	}
 	userID := ""

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/ordergate/ordergate/internal/audit"
 	"github.com/ordergate/ordergate/internal/auth"
 )
 
@@ -25,7 +26,7 @@ func (db *DB) ThrottleState(ctx context.Context, key string) (auth.Lock, error) 
 
 // ThrottleFail counts a failure on key. The upsert takes the row's lock, so
 // failures counted at once by several processes all count.
-func (db *DB) ThrottleFail(ctx context.Context, key string, t auth.Throttle, now time.Time) (auth.Lock, error) {
+func (db *DB) ThrottleFail(ctx context.Context, key string, t auth.Throttle, now time.Time, evs ...audit.Event) (auth.Lock, error) {
 	var l auth.Lock
 	err := db.inTx(ctx, func(tx *Tx) error {
 		err := tx.queryRow(ctx, `INSERT INTO throttles (key, failures, last_failure_at, locked_until) VALUES ($1, 1, $2, 0)
@@ -38,9 +39,11 @@ func (db *DB) ThrottleFail(ctx context.Context, key string, t auth.Throttle, now
 		}
 		if wait := t.Wait(l.Failures); wait > 0 {
 			l.Until = now.Add(wait)
-			_, err = tx.exec(ctx, `UPDATE throttles SET locked_until = $1 WHERE key = $2`, micros(l.Until), key)
+			if _, err := tx.exec(ctx, `UPDATE throttles SET locked_until = $1 WHERE key = $2`, micros(l.Until), key); err != nil {
+				return err
+			}
 		}
-		return err
+		return tx.appendAudit(ctx, evs...)
 	})
 	return l, err
 }

@@ -155,13 +155,18 @@ func testThrottle(t *testing.T, db *sqlstore.DB) {
 	now := time.Now().UTC()
 	th := auth.AccountThrottle
 	const n = 20
+	head, err := db.AuditHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := db.ThrottleFail(ctx, "login:user:x", th, now)
+			ev := audit.Event{At: now, Action: "login", Outcome: audit.OutcomeFailed, Actor: ordergate.SystemActor}
+			_, err := db.ThrottleFail(ctx, "login:user:x", th, now, ev)
 			errs <- err
 		}()
 	}
@@ -175,6 +180,9 @@ func testThrottle(t *testing.T, db *sqlstore.DB) {
 	l, err := db.ThrottleState(ctx, "login:user:x")
 	if err != nil || l.Failures != n || !l.Until.Equal(now.Truncate(time.Microsecond).Add(th.Wait(n))) {
 		t.Errorf("ThrottleState = %+v, %v; want %d failures locked %v", l, err, n, th.Wait(n))
+	}
+	if h, _ := db.AuditHead(ctx); h.Seq != head.Seq+n {
+		t.Errorf("audit seq after %d failures with their events = %d, want %d", n, h.Seq, head.Seq+n)
 	}
 	// A failure after the reset window starts counting afresh.
 	l, _ = db.ThrottleFail(ctx, "login:user:x", th, now.Add(th.Reset+time.Second))
