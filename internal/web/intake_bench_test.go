@@ -1,14 +1,11 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
-	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -84,25 +81,12 @@ func BenchmarkIntakeHTTP(b *testing.B) {
 	}
 }
 
-// processCPU returns the CPU time (user and system) this process used,
-// from /proc/self/stat; false where there is no such file (not Linux).
+// processCPU returns the CPU time (user and system) this process used;
+// false where getrusage fails.
 func processCPU() (time.Duration, bool) {
-	stat, err := os.ReadFile("/proc/self/stat")
-	if err != nil {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0, false
 	}
-	// The fields after the command name (which may hold spaces) start
-	// with the state; utime and stime are the 12th and 13th, in ticks of
-	// USER_HZ, which is 100 on Linux.
-	_, after, ok := bytes.Cut(stat, []byte(") "))
-	fields := strings.Fields(string(after))
-	if !ok || len(fields) < 13 {
-		return 0, false
-	}
-	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
-	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, false
-	}
-	return time.Duration(utime+stime) * 10 * time.Millisecond, true
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), true
 }

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -21,7 +20,7 @@ import (
 func TestDatabaseDownAnswersUnavailable(t *testing.T) {
 	ts := newTestServer(t, nil)
 	form := ts.do(t, "GET", "/login", "", "")
-	token := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindSubmatch(form.Body)
+	token := csrfField.FindSubmatch(form.Body)
 	cookie := form.Cookie("ordergate_login_csrf")
 	if token == nil || cookie == nil {
 		t.Fatalf("the sign-in page has no CSRF token (%q) or cookie (%v)", token, cookie)
