@@ -45,6 +45,11 @@ func Dialect() sqlstore.Dialect {
 // own word that it is shutting down, crashed or is starting (SQLSTATE
 // class 08 and 57P01–57P03).
 func isConnectionError(err error) bool {
+	// A deadline or cancellation is the caller's: context.DeadlineExceeded
+	// is a net.Error too, and pgconn wraps it. The ping decides then.
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return false
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"

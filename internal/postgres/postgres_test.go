@@ -54,7 +54,7 @@ func TestOpenUnreachableNamesHostNotPassword(t *testing.T) {
 // counts as a lost or refused connection, on a real server: a backend
 // the server terminates (as a restart does), the connection left closed
 // after it, a connection the network cuts and a refused connect do; a
-// failed statement does not.
+// failed statement and one past its deadline do not.
 func TestConnectionErrors(t *testing.T) {
 	dsn := testenv.PostgresSchema(t)
 	isLost := postgres.Dialect().IsConnectionError
@@ -67,6 +67,17 @@ func TestConnectionErrors(t *testing.T) {
 	defer victim.Close(ctx)
 	if _, err := victim.Exec(ctx, `SELECT nme FROM no_such_table`); err == nil || isLost(err) {
 		t.Errorf("failed statement: %v counts as a lost connection", err)
+	}
+	slow, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close(ctx)
+	short, cancelShort := context.WithTimeout(ctx, 50*time.Millisecond)
+	_, err = slow.Exec(short, `SELECT pg_sleep(1)`)
+	cancelShort()
+	if err == nil || isLost(err) {
+		t.Errorf("statement past its deadline: %v counts as a lost connection", err)
 	}
 	killer, err := pgx.Connect(ctx, dsn)
 	if err != nil {
