@@ -40,28 +40,39 @@ type errorBody struct {
 	RetryAfter int               `json:"retry_after,omitempty"`
 }
 
-// writeError answers with err as JSON. Errors that are not *ordergate.Error
-// are logged and shown as "internal error", never in detail; while the
-// database does not answer they are shown as EUNAVAILABLE (503) instead,
-// so that clients retry a failure caused by an outage. A request that
-// failed because its client went away gets a bare 499.
-func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+// domainError returns err as the domain's error, which clients may see.
+// Any other error is logged and becomes EUNAVAILABLE while the database
+// does not answer, so that clients retry a failure an outage caused, and
+// EINTERNAL, never shown in detail, otherwise. gone reports a request that
+// failed because its client went away: nobody reads the answer then, and
+// it is no fault of the server's.
+func (s *Server) domainError(r *http.Request, err error) (e *ordergate.Error, gone bool) {
 	if errors.Is(err, context.Canceled) && errors.Is(r.Context().Err(), context.Canceled) {
-		// The client went away: nobody reads the answer, and it is no
-		// fault of the server's. 499 is the status proxies log for it.
 		s.Log.Info("request cancelled by the client", "method", r.Method, "path", r.URL.Path)
+		return nil, true
+	}
+	switch {
+	case errors.As(err, &e):
+		if e.Code == ordergate.EINTERNAL {
+			s.Log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
+		return e, false
+	case s.databaseDown(r.Context(), err):
+		s.Log.Warn("database unreachable", "event", "db.unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		return &ordergate.Error{Code: ordergate.EUNAVAILABLE, Message: "the database is unreachable; try again shortly"}, false
+	default:
+		s.Log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		return &ordergate.Error{Code: ordergate.EINTERNAL, Message: "internal error"}, false
+	}
+}
+
+// writeError answers with err as JSON, as domainError shows it; a request
+// whose client went away gets a bare 499, the status proxies log for it.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e, gone := s.domainError(r, err)
+	if gone {
 		w.WriteHeader(statusClientClosed)
 		return
-	}
-	var e *ordergate.Error
-	if !errors.As(err, &e) {
-		if s.databaseDown(r.Context(), err) {
-			s.Log.Warn("database unreachable", "event", "db.unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
-			e = &ordergate.Error{Code: ordergate.EUNAVAILABLE, Message: "the database is unreachable; try again shortly"}
-		} else {
-			s.Log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
-			e = &ordergate.Error{Code: ordergate.EINTERNAL, Message: "internal error"}
-		}
 	}
 	status, ok := statuses[e.Code]
 	if !ok {
@@ -92,8 +103,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 // databaseDown reports whether err, an unexpected error, came from a
 // database that does not answer (a lost or refused connection, or a
-// failed ping): the driver's errors for those take many forms, and
-// writeError asks only after an unexpected error.
+// failed ping): the driver's errors for those take many forms.
 func (s *Server) databaseDown(ctx context.Context, err error) bool {
 	return s.DB != nil && s.DB.Unreachable(ctx, err)
 }

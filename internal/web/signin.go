@@ -56,17 +56,15 @@ func (s *Server) activePage(w http.ResponseWriter, r *http.Request) *session {
 }
 
 // pageError turns err into a status and a message fit for a page: the
-// domain's own message for its errors, 503 while the database does not
-// answer, "something went wrong" (and a log line) for anything else. It
-// never shows internal detail.
+// domain's own message for its errors and for an outage (domainError),
+// "something went wrong" for anything else. It never shows internal
+// detail.
 func (s *Server) pageError(r *http.Request, err error) (int, string) {
-	var e *ordergate.Error
-	if !errors.As(err, &e) && s.databaseDown(r.Context(), err) {
-		s.Log.Warn("database unreachable", "event", "db.unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
-		return http.StatusServiceUnavailable, "The service cannot reach its database right now. Please try again in a moment."
+	e, gone := s.domainError(r, err)
+	if gone {
+		return statusClientClosed, ""
 	}
-	if e == nil || e.Code == ordergate.EINTERNAL {
-		s.Log.Error("page error", "method", r.Method, "path", r.URL.Path, "err", err)
+	if e.Code == ordergate.EINTERNAL {
 		return http.StatusInternalServerError, "Something went wrong on our side. Please try again."
 	}
 	status, ok := statuses[e.Code]

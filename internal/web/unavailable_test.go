@@ -46,7 +46,7 @@ func TestDatabaseDownAnswersUnavailable(t *testing.T) {
 	t.Run("sign-in page", func(t *testing.T) {
 		fields := url.Values{"csrf_token": {string(token[1])}, "username": {"alice"}, "password": {alicePassword}}
 		a := ts.do(t, "POST", "/login", "application/x-www-form-urlencoded", fields.Encode(), "Cookie: ordergate_login_csrf="+cookie.Value)
-		if want := "cannot reach its database"; a.Status != http.StatusServiceUnavailable || !strings.Contains(string(a.Body), want) {
+		if want := "The database is unreachable"; a.Status != http.StatusServiceUnavailable || !strings.Contains(string(a.Body), want) {
 			t.Errorf("POST /login with the database closed = %d, want 503 and a page saying %q:\n%s", a.Status, want, a.Body)
 		}
 	})
