@@ -174,6 +174,11 @@ func TestDatabaseOutagePostgres(t *testing.T) {
 		t.Fatalf("user add: %v %s", err, out)
 	}
 	server := launchProcess(t, bin, "--db", proxy.DSN, "--key-file", keyFile)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the server's errors:\n%s", server.errorLines())
+		}
+	})
 	server.waitReady(t)
 	srv := server.URL
 	status, body := call(t, "POST", srv+"/api/v1/login", "", map[string]string{"username": "root", "password": rootPassword})
@@ -188,7 +193,7 @@ func TestDatabaseOutagePostgres(t *testing.T) {
 	loadDone := make(chan error, 1)
 	go func() {
 		loadDone <- run(ctx, append([]string{"loadtest", "--url", srv, "--scenario", "mixed", "--users", "24",
-			"--concurrency", "4", "--requests", "100000", "--duration", "40s", "--json"}, common...), nil, &out, &errb)
+			"--concurrency", "4", "--requests", "100000", "--duration", "5m", "--json"}, common...), nil, &out, &errb)
 	}()
 	db := openSQL(t, dsn)
 	// Cut once the load is taking orders in.
@@ -241,9 +246,6 @@ func TestDatabaseOutagePostgres(t *testing.T) {
 		}
 	}
 	t.Logf("load: %d requests, %d failed during the outage", rep.Requests, rep.Errors)
-	if t.Failed() {
-		t.Logf("the server's errors:\n%s", server.errorLines())
-	}
 	checkNothingHalfWritten(t, dir, common, db)
 }
 
