@@ -19,9 +19,11 @@ var workers = struct {
 	slots chan struct{}
 	base  sync.Once
 	procs int
-}{n: runtime.NumCPU(), slots: make(chan struct{}, runtime.NumCPU())}
+}{n: runtime.GOMAXPROCS(0), slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 
-// Workers is how many derivations may run at once: one per CPU.
+// Workers is how many derivations may run at once: one per CPU the
+// process may use, as the runtime counts them at start (GOMAXPROCS, which
+// honours a container's CPU limit, where runtime.NumCPU does not).
 func Workers() int { return workers.n }
 
 // ReserveProcs raises GOMAXPROCS by Workers, so that Go code other than
