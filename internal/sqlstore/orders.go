@@ -366,8 +366,10 @@ func (tx *Tx) saveRaw(ctx context.Context, raw *intake.Raw) error {
 // event in one transaction. Concurrent deliveries of the same order
 // (channel, source, external id) yield one row: the unique constraint
 // decides, and the loser reads the winner's order as a duplicate. On
-// SQLite, concurrent deliveries share a transaction (batcher); an order
-// not stored leaves no trace in in.
+// SQLite, concurrent deliveries share a transaction (batcher), which may
+// run an order again after another failed: each attempt gives the order a
+// new id, and the raw payload keeps the id it came with. When it fails,
+// in.Order may keep the id and times of the failed attempt.
 func (db *DB) IngestOrder(ctx context.Context, in intake.Ingest) (intake.Stored, error) {
 	var st intake.Stored
 	rawID := in.Raw.ID

@@ -73,7 +73,7 @@ func (db *DB) UpgradeSession(ctx context.Context, up auth.SessionUpgrade) error 
 			return err
 		}
 		if up.ThrottleKey != "" {
-			if _, err := tx.exec(ctx, `DELETE FROM throttles WHERE key = $1`, up.ThrottleKey); err != nil {
+			if err := tx.resetThrottle(ctx, up.ThrottleKey); err != nil {
 				return err
 			}
 		}

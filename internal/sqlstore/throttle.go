@@ -55,8 +55,11 @@ func (db *DB) ThrottleReset(ctx context.Context, key string) error {
 	if err := db.queryRow(ctx, `SELECT count(*) FROM throttles WHERE key = $1`, key).Scan(&n); err != nil || n == 0 {
 		return err
 	}
-	return db.inTx(ctx, func(tx *Tx) error {
-		_, err := tx.exec(ctx, `DELETE FROM throttles WHERE key = $1`, key)
-		return err
-	})
+	return db.inTx(ctx, func(tx *Tx) error { return tx.resetThrottle(ctx, key) })
+}
+
+// resetThrottle forgets key's failures.
+func (tx *Tx) resetThrottle(ctx context.Context, key string) error {
+	_, err := tx.exec(ctx, `DELETE FROM throttles WHERE key = $1`, key)
+	return err
 }
