@@ -38,12 +38,6 @@ type Number struct {
 	Kind string
 }
 
-// Present reports whether the payload gave n a value other than null, of
-// any kind.
-func (n Number) Present() bool {
-	return n.Set || n.Kind != ""
-}
-
 // FieldErrors collects problems by JSON path while a payload is converted.
 // The getters of Object and the arithmetic below record a problem and
 // return a zero value instead of failing, so that one pass reports every

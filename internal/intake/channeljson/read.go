@@ -451,6 +451,16 @@ func (o Object) Time(key, layout string) time.Time {
 	return t.UTC()
 }
 
+// Sum adds up the amount at key, in currency, of each of objs, recording
+// "amount too large" at the object where the sum stops fitting.
+func Sum(objs []Object, key, currency string) int64 {
+	var sum int64
+	for _, o := range objs {
+		sum = o.Plus(sum, o.Amount(key, currency), key)
+	}
+	return sum
+}
+
 // Plus returns a+b, recording "amount too large" at the path of o's
 // member key when the sum does not fit in int64 minor units.
 func (o Object) Plus(a, b int64, key string) int64 {

@@ -154,15 +154,11 @@ func convert(s channeljson.Object) order.Order {
 			UnitPrice: li.Amount("price", cur),
 		}
 		if allocations := li.Objects("discount_allocations"); allocations != nil {
-			for _, a := range allocations {
-				l.Discount = a.Plus(l.Discount, a.Amount("amount", cur), "amount")
-			}
+			l.Discount = channeljson.Sum(allocations, "amount", cur)
 		} else {
 			l.Discount = li.Amount("total_discount", cur)
 		}
-		for _, t := range li.Objects("tax_lines") {
-			l.Tax = t.Plus(l.Tax, t.Amount("price", cur), "price")
-		}
+		l.Tax = channeljson.Sum(li.Objects("tax_lines"), "price", cur)
 		gross := li.Times(l.Quantity, l.UnitPrice, "price")
 		l.Total = li.Plus(li.Minus(gross, l.Discount, "total_discount"), l.Tax, "tax_lines")
 		subtotal = li.Plus(subtotal, gross, "price")
@@ -178,28 +174,21 @@ func convert(s channeljson.Object) order.Order {
 		o.Lines[i] = l
 	}
 
-	for _, sl := range s.Objects("shipping_lines") {
-		o.ShippingTotal = sl.Plus(o.ShippingTotal, sl.Amount("price", cur), "price")
-	}
+	o.ShippingTotal = channeljson.Sum(s.Objects("shipping_lines"), "price", cur)
 	o.Subtotal = s.Stated("total_line_items_price", cur, subtotal)
 	o.DiscountTotal = s.Stated("total_discounts", cur, lineDiscounts)
 	o.TaxTotal = s.Stated("total_tax", cur, lineTaxes)
 	const tp = "total_price"
 	o.Total = s.Stated(tp, cur, s.Plus(s.Plus(s.Minus(o.Subtotal, o.DiscountTotal, tp), o.ShippingTotal, tp), o.TaxTotal, tp))
 
-	var codes, orderTaxes int64
 	discountCodes := s.Objects("discount_codes")
-	for _, dc := range discountCodes {
-		codes = dc.Plus(codes, dc.Amount("amount", cur), "amount")
-	}
+	codes := channeljson.Sum(discountCodes, "amount", cur)
 	if len(discountCodes) > 0 && codes != o.DiscountTotal {
 		o.Warnings = append(o.Warnings, order.Warning{Code: "totals.discount_codes_mismatch",
 			Message: "discount codes add up to " + order.FormatAmount(codes, cur) + " but total_discounts is " + order.FormatAmount(o.DiscountTotal, cur)})
 	}
 	taxLines := s.Objects("tax_lines")
-	for _, t := range taxLines {
-		orderTaxes = t.Plus(orderTaxes, t.Amount("price", cur), "price")
-	}
+	orderTaxes := channeljson.Sum(taxLines, "price", cur)
 	if len(taxLines) > 0 && orderTaxes != o.TaxTotal {
 		o.Warnings = append(o.Warnings, order.Warning{Code: "totals.tax_lines_mismatch",
 			Message: "tax_lines add up to " + order.FormatAmount(orderTaxes, cur) + " but total_tax is " + order.FormatAmount(o.TaxTotal, cur)})

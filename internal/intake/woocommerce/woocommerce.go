@@ -212,14 +212,9 @@ func convert(w channeljson.Object) order.Order {
 		o.Lines[i] = l
 	}
 
-	var shippingLines, fees int64
-	for _, sl := range w.Objects("shipping_lines") {
-		shippingLines = sl.Plus(shippingLines, sl.Amount("total", cur), "total")
-	}
+	shippingLines := channeljson.Sum(w.Objects("shipping_lines"), "total", cur)
 	feeLines := w.Objects("fee_lines")
-	for _, f := range feeLines {
-		fees = f.Plus(fees, f.Amount("total", cur), "total")
-	}
+	fees := channeljson.Sum(feeLines, "total", cur)
 
 	o.Subtotal = w.Stated("subtotal", cur, subtotal)
 	o.DiscountTotal = w.Stated(firstPresent(w, "discount_total", "total_discount"), cur, lineDiscounts)
