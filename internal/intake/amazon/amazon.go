@@ -232,12 +232,11 @@ func convert(a channeljson.Object, items []channeljson.Object, itemsIn channeljs
 			Discount: amount(it, "PromotionDiscount"),
 			Tax:      amount(it, "ItemTax"),
 		}
-		ip := itemsIn.Path(itemsKey) + "[" + strconv.Itoa(i) + "]"
 		switch {
 		case l.Quantity > 0:
 			l.UnitPrice = price / l.Quantity
 			if price%l.Quantity != 0 {
-				warn("line.unit_price_inexact", ip+": ItemPrice "+order.FormatAmount(price, cur)+" is not a whole multiple of QuantityOrdered "+
+				warn("line.unit_price_inexact", it.Path("")+": ItemPrice "+order.FormatAmount(price, cur)+" is not a whole multiple of QuantityOrdered "+
 					strconv.FormatInt(l.Quantity, 10)+"; the unit price "+order.FormatAmount(l.UnitPrice, cur)+" is truncated")
 			}
 		default:
@@ -245,7 +244,7 @@ func convert(a channeljson.Object, items []channeljson.Object, itemsIn channeljs
 		}
 		l.Total = it.Plus(it.Minus(price, l.Discount, "PromotionDiscount"), l.Tax, "ItemTax")
 		if l.SKU == "" {
-			warn("line.sku_missing", ip+" has no SellerSKU; its ASIN is "+channeljson.Quote(it.String("ASIN")))
+			warn("line.sku_missing", it.Path("")+" has no SellerSKU; its ASIN is "+channeljson.Quote(it.String("ASIN")))
 		}
 		o.Lines[i] = l
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/ordergate/ordergate"
@@ -200,6 +201,10 @@ func TestParseAmounts(t *testing.T) {
 			var gotW, gotC []string
 			for _, w := range o.Warnings {
 				gotW = append(gotW, w.Code)
+				// A line's warning names the item, at its path in the payload.
+				if strings.HasPrefix(w.Code, "line.") && !strings.HasPrefix(w.Message, "items[0]") {
+					t.Errorf("warning %s = %q, want it to start with the item's path items[0]", w.Code, w.Message)
+				}
 			}
 			for _, v := range order.Check(&o) {
 				gotC = append(gotC, v.Code)
