@@ -37,38 +37,21 @@ type accountData struct {
 	// codes directly.
 	CanAddKey, CanAddSMS bool
 	// Devices are the browsers that skip the second factor now, shown
-	// when remembering browsers is on (RememberOn).
-	Devices    []accountDevice
+	// (RememberOn) while there are any or policy lets the user's browsers
+	// be remembered.
+	Devices    []deviceJSON
 	RememberOn bool
-}
-
-// accountDevice is one remembered browser on the account security page.
-type accountDevice struct {
-	ID              string
-	UserAgent       string
-	FirstSeenAt     time.Time
-	LastSeenAt      time.Time
-	RememberedUntil time.Time
-	// Current is the browser showing the page.
-	Current bool
 }
 
 // rememberedDevices returns the user's browsers that skip the second
 // factor at now, as GET /api/v1/me/devices shows them.
-func (s *Server) rememberedDevices(r *http.Request, userID string) ([]accountDevice, error) {
+func (s *Server) rememberedDevices(r *http.Request, userID string) ([]deviceJSON, error) {
 	ds, err := s.Auth.Devices(r.Context(), userID)
 	if err != nil {
 		return nil, err
 	}
-	now, current := s.Clock.Now(), s.deviceID(r)
-	var out []accountDevice
-	for _, d := range ds {
-		if d.Remembered(now) {
-			out = append(out, accountDevice{ID: d.ID, UserAgent: d.UserAgent, FirstSeenAt: d.FirstSeenAt,
-				LastSeenAt: d.LastSeenAt, RememberedUntil: d.RememberedUntil, Current: d.ID == current})
-		}
-	}
-	return out, nil
+	return slices.DeleteFunc(devicesOut(ds, s.Clock.Now(), s.deviceID(r)),
+		func(d deviceJSON) bool { return d.RememberedUntil == nil }), nil
 }
 
 // handleDeviceForgetForm forgets one of the user's browsers, as DELETE
@@ -103,10 +86,9 @@ func (s *Server) handleDevicesForgetAllForm(w http.ResponseWriter, r *http.Reque
 
 // accountNotices are the fixed messages ?done= may ask for.
 var accountNotices = map[string]string{
-	"factor_added": "Your new factor is ready. Your backup codes still work.",
-	"renamed":      "The factor was renamed.",
-	"removed":      "The factor was removed.",
-	// The browser forgotten is asked for a second factor at its next sign-in.
+	"factor_added":      "Your new factor is ready. Your backup codes still work.",
+	"renamed":           "The factor was renamed.",
+	"removed":           "The factor was removed.",
 	"device_forgotten":  "The browser was forgotten. It will ask for a second factor at its next sign-in.",
 	"devices_forgotten": "No browser skips the second factor any more.",
 }
@@ -161,7 +143,7 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, ss *sessi
 		SignedInWithBackupCode: slices.Contains(ss.sess.Auth.AMR, ordergate.AMRBackup),
 		CanAddKey:              slices.Contains(methods, auth.MethodWebAuthn) && s.enrollHere(auth.MethodWebAuthn),
 		CanAddSMS:              slices.Contains(methods, auth.MethodSMS) && s.enrollHere(auth.MethodSMS),
-		Devices:                devices, RememberOn: s.Auth.Adaptive != nil}
+		Devices:                devices, RememberOn: len(devices) > 0 || s.Auth.RememberDeviceFor(ss.user) > 0}
 	p := pageFor(ss, "Account security")
 	p.Error, p.Data = msg, d
 	s.render(w, status, "account.html", p)

@@ -20,11 +20,13 @@ import (
 const stepUpCodeField = "stepup_code"
 
 // devicesOut shows a user's browsers; RememberedUntil only while
-// "trust this browser" holds at now.
-func devicesOut(ds []*auth.Device, now time.Time) []deviceJSON {
+// "trust this browser" holds at now, and Current for the one whose id is
+// current (none when current is "").
+func devicesOut(ds []*auth.Device, now time.Time, current string) []deviceJSON {
 	out := []deviceJSON{}
 	for _, d := range ds {
-		j := deviceJSON{ID: d.ID, UserAgent: d.UserAgent, FirstSeenAt: d.FirstSeenAt, LastSeenAt: d.LastSeenAt}
+		j := deviceJSON{ID: d.ID, UserAgent: d.UserAgent, FirstSeenAt: d.FirstSeenAt, LastSeenAt: d.LastSeenAt,
+			Current: current != "" && d.ID == current}
 		if d.Remembered(now) {
 			t := d.RememberedUntil
 			j.RememberedUntil = &t

@@ -170,7 +170,7 @@ func userDetailOut(d *auth.UserDetail, now time.Time) userDetailJSON {
 	for _, rr := range d.RoleRequests {
 		out.RoleRequests = append(out.RoleRequests, roleRequestOut(rr))
 	}
-	out.Devices = devicesOut(d.Devices, now)
+	out.Devices = devicesOut(d.Devices, now, "")
 	return out
 }
 

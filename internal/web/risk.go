@@ -79,17 +79,7 @@ func (s *Server) writeDevices(w http.ResponseWriter, r *http.Request, userID str
 		s.writeError(w, r, err)
 		return
 	}
-	now, current := s.Clock.Now(), s.deviceID(r)
-	out := []deviceJSON{}
-	for _, d := range ds {
-		j := deviceJSON{ID: d.ID, UserAgent: d.UserAgent, FirstSeenAt: d.FirstSeenAt, LastSeenAt: d.LastSeenAt, Current: d.ID == current}
-		if d.Remembered(now) {
-			t := d.RememberedUntil
-			j.RememberedUntil = &t
-		}
-		out = append(out, j)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"devices": out})
+	writeJSON(w, http.StatusOK, map[string]any{"devices": devicesOut(ds, s.Clock.Now(), s.deviceID(r))})
 }
 
 // GET /api/v1/me/devices
