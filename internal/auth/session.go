@@ -106,8 +106,9 @@ type SessionUpgrade struct {
 	// OldID is the session replaced; Next is its successor with a new token.
 	OldID string
 	Next  *Session
-	// Step, when set, is the one-time TOTP time step (or HOTP counter) the
-	// code used. It is recorded on the factor first, exactly as
+	// Step, when set, is the one-time TOTP time step the code used (a
+	// hardware token's HOTP counter is spent by verifyHOTP, before the
+	// upgrade). It is recorded on the factor first, exactly as
 	// FactorStore.UseTOTPStep does, and the whole upgrade is refused with
 	// ErrStepUsed when it is not later than the factor's last used step.
 	Step *UsedStep
