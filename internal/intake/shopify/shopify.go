@@ -193,7 +193,7 @@ func convert(s channeljson.Object) order.Order {
 		o.Warnings = append(o.Warnings, order.Warning{Code: "totals.tax_lines_mismatch",
 			Message: "tax_lines add up to " + order.FormatAmount(orderTaxes, cur) + " but total_tax is " + order.FormatAmount(o.TaxTotal, cur)})
 	}
-	if s.Number("subtotal_price").Set && s.Number("total_line_items_price").Set && s.Number("total_discounts").Set {
+	if s.Has("subtotal_price") && s.Has("total_line_items_price") && s.Has("total_discounts") {
 		sp := s.Amount("subtotal_price", cur)
 		if want := s.Minus(o.Subtotal, o.DiscountTotal, "subtotal_price"); sp != want {
 			o.Warnings = append(o.Warnings, order.Warning{Code: "totals.channel_subtotal_mismatch",

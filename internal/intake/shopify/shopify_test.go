@@ -169,6 +169,8 @@ func TestParseErrors(t *testing.T) {
 		{"JPY with decimals", `{"order": {"id": 1, "currency": "JPY", "line_items": [{"quantity": 1, "price": "25.99"}], "total_price": "25.99"}}`,
 			ordergate.EUNPROCESSABLE, []string{"order.line_items[0].price", "order.total_price"}},
 		{"not a decimal", `{"order": {"id": 1, "currency": "USD", "total_tax": "1,00"}}`, ordergate.EUNPROCESSABLE, []string{"order.total_tax"}},
+		{"subtotal_price of wrong kind", `{"order": {"id": 1, "currency": "USD", "subtotal_price": true, "total_line_items_price": "1.00", "total_discounts": "0.00"}}`,
+			ordergate.EUNPROCESSABLE, []string{"order.subtotal_price"}},
 		{"bad date", `{"order": {"id": 1, "currency": "USD", "created_at": "yesterday"}}`, ordergate.EUNPROCESSABLE, []string{"order.created_at"}},
 		{"overflow", `{"order": {"id": 1, "currency": "USD", "line_items": [{"quantity": 9223372036854775807, "price": "2"}]}}`,
 			ordergate.EUNPROCESSABLE, []string{"order.line_items[0].price"}},

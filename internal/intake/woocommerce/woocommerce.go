@@ -226,7 +226,7 @@ func convert(w channeljson.Object) order.Order {
 	var orderTaxes int64
 	taxLines := w.Objects("tax_lines")
 	for _, t := range taxLines {
-		if t.Number("tax_total").Set || t.Number("shipping_tax_total").Set { // v3
+		if t.Has("tax_total") || t.Has("shipping_tax_total") { // v3
 			orderTaxes = t.Plus(orderTaxes, t.Amount("tax_total", cur), "")
 			orderTaxes = t.Plus(orderTaxes, t.Amount("shipping_tax_total", cur), "")
 		} else { // legacy
