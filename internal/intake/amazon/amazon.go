@@ -268,8 +268,7 @@ func convert(a channeljson.Object, items []channeljson.Object, itemsIn channeljs
 	if orderTotal.Present() {
 		o.Total = amount(a, "OrderTotal")
 	} else {
-		const tp = "OrderTotal"
-		o.Total = a.Plus(a.Plus(a.Minus(o.Subtotal, o.DiscountTotal, tp), o.ShippingTotal, tp), o.TaxTotal, tp)
+		o.Total = a.Total("OrderTotal", &o)
 		warn("totals.not_stated", "the order has no OrderTotal (status "+channeljson.Quote(status)+"); the total is computed from the items")
 	}
 	return o

@@ -387,6 +387,22 @@ func (o Object) Amount(key, currency string) int64 {
 	return v
 }
 
+// Total returns ord's subtotal − discounts + shipping + tax, recording
+// "amount too large" at the path of o's member key when it does not fit.
+func (o Object) Total(key string, ord *order.Order) int64 {
+	return o.Plus(o.Plus(o.Minus(ord.Subtotal, ord.DiscountTotal, key), ord.ShippingTotal, key), ord.TaxTotal, key)
+}
+
+// StatedTotal returns the member key, an amount in ord's currency, when o
+// has it, and Total otherwise: a stated total is taken as it is, even
+// when the parts would not add up within int64.
+func (o Object) StatedTotal(key string, ord *order.Order) int64 {
+	if o.Has(key) {
+		return o.Amount(key, ord.Currency)
+	}
+	return o.Total(key, ord)
+}
+
 // Stated returns the member key, an amount in currency, when o has it,
 // and computed otherwise.
 func (o Object) Stated(key, currency string, computed int64) int64 {

@@ -178,8 +178,7 @@ func convert(s channeljson.Object) order.Order {
 	o.Subtotal = s.Stated("total_line_items_price", cur, subtotal)
 	o.DiscountTotal = s.Stated("total_discounts", cur, lineDiscounts)
 	o.TaxTotal = s.Stated("total_tax", cur, lineTaxes)
-	const tp = "total_price"
-	o.Total = s.Stated(tp, cur, s.Plus(s.Plus(s.Minus(o.Subtotal, o.DiscountTotal, tp), o.ShippingTotal, tp), o.TaxTotal, tp))
+	o.Total = s.StatedTotal("total_price", &o)
 
 	discountCodes := s.Objects("discount_codes")
 	codes := channeljson.Sum(discountCodes, "amount", cur)

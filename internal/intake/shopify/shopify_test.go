@@ -143,6 +143,18 @@ func TestParseAmounts(t *testing.T) {
 	}
 }
 
+// TestStatedTotalTakenAsIs: a stated total_price is the order's total,
+// even when the parts it would be computed from do not add up within
+// int64 (order.Check reports such an order; parsing does not refuse it).
+func TestStatedTotalTakenAsIs(t *testing.T) {
+	body := `{"order": {"id": 1, "currency": "USD", "total_price": "1.00", "total_line_items_price": "90000000000000000",
+		"shipping_lines": [{"price": "90000000000000000"}], "total_discounts": "0", "total_tax": "0"}}`
+	orders, err := shopify.Parse([]byte(body))
+	if err != nil || len(orders) != 1 || orders[0].Total != 100 {
+		t.Fatalf("Parse() = %+v, %v; want one order with the stated total 1.00", orders, err)
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name       string

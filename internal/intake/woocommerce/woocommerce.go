@@ -238,8 +238,7 @@ func convert(w channeljson.Object) order.Order {
 		computedTax = orderTaxes
 	}
 	o.TaxTotal = w.Stated("total_tax", cur, computedTax)
-	const tp = "total"
-	o.Total = w.Stated(tp, cur, w.Plus(w.Plus(w.Minus(o.Subtotal, o.DiscountTotal, tp), o.ShippingTotal, tp), o.TaxTotal, tp))
+	o.Total = w.StatedTotal("total", &o)
 
 	if len(taxLines) > 0 && orderTaxes != o.TaxTotal {
 		warn("totals.tax_lines_mismatch", "tax_lines add up to "+order.FormatAmount(orderTaxes, cur)+" but total_tax is "+order.FormatAmount(o.TaxTotal, cur))
