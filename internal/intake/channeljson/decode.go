@@ -78,7 +78,9 @@ func (fe *FieldErrors) addKind(path, problem string) {
 // whose Fields map each path to its problem, or nil when there are none.
 // Values of the wrong kind, when there are any, are reported alone: the
 // document does not have the expected shape, and the problems found
-// around them may only be their consequences.
+// around them may only be their consequences. A number, amount or id of
+// the wrong kind counts as a bad value, not a wrong shape: it is reported
+// beside the other problems.
 func (fe *FieldErrors) Err() error {
 	p := &fe.kinds
 	if p.fields == nil {
